@@ -1,0 +1,117 @@
+// coronet::channel: any message endpoint behind one type, chosen by URL.
+//
+//   auto ch = co_await coronet::connect("ws://127.0.0.1:9000/echo");
+//   if (!ch) co_return report(ch.error());
+//   co_await ch->send("hello");
+//   auto reply = co_await ch->receive();
+//
+// A channel is a shared handle: copies refer to the same connection.  The
+// rules of the endpoint behind it apply (one receive() at a time, many
+// send()s, use it from its executor); see <coronet/framed.hpp>.  Each
+// operation costs one virtual call over the concrete endpoint.
+#pragma once
+
+#include <coronet/message.hpp>
+#include <coronet/options.hpp>
+#include <coronet/result.hpp>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace coronet {
+
+/// What every message endpoint offers (framed<S, C>, websocket<S>, udp).
+template <class E>
+concept message_endpoint = requires(E& e, const E& ce, message_view m, close_reason why) {
+  { e.receive() } -> std::same_as<asio::awaitable<result<message_view>>>;
+  { e.send(m) } -> std::same_as<asio::awaitable<result<void>>>;
+  { e.try_send(m) } -> std::same_as<result<void>>;
+  { e.close(why) } -> std::same_as<asio::awaitable<result<void>>>;
+  e.stop_receiving();
+  e.abort();
+  { ce.properties() } -> std::convertible_to<const properties&>;
+  { ce.remote() } -> std::convertible_to<std::string>;
+  e.get_executor();
+};
+
+class channel {
+public:
+  /// The interface behind a channel; implement it to add a transport.
+  class endpoint {
+  public:
+    virtual ~endpoint() = default;
+    virtual asio::awaitable<result<message_view>> receive() = 0;
+    virtual asio::awaitable<result<void>> send(message_view m) = 0;
+    virtual result<void> try_send(message_view m) = 0;
+    virtual asio::awaitable<result<void>> close(close_reason why) = 0;
+    virtual void stop_receiving() = 0;
+    virtual void abort() = 0;
+    virtual const coronet::properties& properties() const = 0;
+    virtual std::string remote() const = 0;
+    virtual asio::any_io_executor get_executor() = 0;
+  };
+
+  channel() = default;
+  explicit channel(std::shared_ptr<endpoint> e) : impl_(std::move(e)) {}
+
+  /// Wraps a concrete endpoint (moved in).
+  template <message_endpoint E>
+    requires(!std::same_as<std::remove_cvref_t<E>, channel>)
+  explicit channel(E e) : impl_(std::make_shared<model<E>>(std::move(e))) {}
+
+  /// The next message; the view is valid until the next receive().
+  asio::awaitable<result<message_view>> receive() { return impl_->receive(); }
+  /// As receive(), failing with errc::timeout after `timeout`.
+  asio::awaitable<result<message_view>> receive(std::chrono::steady_clock::duration timeout);
+  /// Queues `m` (copied); waits or fails per the slow-consumer policy when full.
+  asio::awaitable<result<void>> send(message_view m) { return impl_->send(m); }
+  /// Queues `m` or fails with errc::backpressure at once.
+  result<void> try_send(message_view m) { return impl_->try_send(m); }
+  /// Graceful close: flushes the send queue, then the transport's close handshake.
+  asio::awaitable<result<void>> close(close_reason why = {}) { return impl_->close(why); }
+  /// A pending and every later receive() completes with errc::closed; sends go on.
+  void stop_receiving() { impl_->stop_receiving(); }
+  /// Drops the connection now.
+  void abort() { impl_->abort(); }
+
+  const coronet::properties& properties() const { return impl_->properties(); }
+  std::string remote() const { return impl_->remote(); }
+  asio::any_io_executor get_executor() { return impl_->get_executor(); }
+
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+  /// Identity of the connection (copies compare equal).
+  const void* id() const noexcept { return impl_.get(); }
+
+private:
+  template <class E> class model final : public endpoint {
+  public:
+    explicit model(E e) : e_(std::move(e)) {}
+    asio::awaitable<result<message_view>> receive() override { return e_.receive(); }
+    asio::awaitable<result<void>> send(message_view m) override { return e_.send(m); }
+    result<void> try_send(message_view m) override { return e_.try_send(m); }
+    asio::awaitable<result<void>> close(close_reason why) override { return e_.close(why); }
+    void stop_receiving() override { e_.stop_receiving(); }
+    void abort() override { e_.abort(); }
+    const coronet::properties& properties() const override { return e_.properties(); }
+    std::string remote() const override { return e_.remote(); }
+    asio::any_io_executor get_executor() override { return e_.get_executor(); }
+
+  private:
+    E e_;
+  };
+
+  std::shared_ptr<endpoint> impl_;
+};
+
+/// Connects to `url` (tcp://, ...) on the calling coroutine's executor.
+/// URL query options override `o`.  Fails with errc::invalid_url,
+/// errc::resolve_failed, errc::connection_refused, errc::timeout, ...
+asio::awaitable<result<channel>> connect(std::string_view url, options o = {});
+
+} // namespace coronet

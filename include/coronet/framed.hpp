@@ -1,0 +1,372 @@
+// framed<Stream, Codec>: a message endpoint made of a byte stream and a
+// framing codec (length-prefixed, line or raw).
+//
+// Contract
+// - One reader: at most one receive() in flight.  A message_view returned by
+//   receive() is valid until the next receive().
+// - Many senders: any number of coroutines on the endpoint's executor may
+//   send().  send() copies the message into the endpoint's send queue and
+//   completes once it is queued, not once it is on the wire; a write error is
+//   reported by the next send() (and close()).
+// - One writer: the queue is written by a single chain of writes.  Every
+//   message queued while the application runs (for example all the replies to
+//   the messages one read produced) goes out in one write.
+// - The queue is bounded in bytes (options::send_queue_limit).  When it is
+//   full, send() follows options::slow_consumer; try_send() fails with
+//   errc::backpressure.
+// - close() stops receiving, waits (up to options::close_timeout) for the
+//   queue to reach the socket, half-closes, drains what the peer still sends,
+//   then closes.  Nothing that send() accepted is dropped by a graceful close.
+//
+// The object is a handle: the per-connection state lives in one shared
+// allocation that in-flight writes keep alive; the options are shared by all
+// connections of a listener.  Not thread-safe: use it from its executor.
+#pragma once
+
+#include <coronet/codec.hpp>
+#include <coronet/detail/event.hpp>
+#include <coronet/detail/use_result.hpp>
+#include <coronet/message.hpp>
+#include <coronet/options.hpp>
+#include <coronet/stream.hpp>
+#include <coronet/timeout.hpp>
+
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace coronet {
+
+/// Settings shared by every endpoint created by one listener or connect call.
+struct endpoint_config {
+  coronet::options options;
+  coronet::properties properties;
+};
+
+namespace detail {
+template <class S>
+concept has_try_write = requires(S& s, asio::const_buffer b, std::error_code& ec) {
+  { s.try_write_some(b, ec) } -> std::convertible_to<std::size_t>;
+};
+} // namespace detail
+
+template <stream Stream, class Codec>
+class framed {
+public:
+  using executor_type = typename Stream::executor_type;
+  using next_layer_type = Stream;
+
+  framed(Stream s, std::shared_ptr<const endpoint_config> config)
+      : st_(std::make_shared<state>(std::move(s), std::move(config))) {}
+
+  /// Completes with the next message, errc::closed once the peer has ended
+  /// the stream (or close() was called), errc::message_too_large or
+  /// errc::protocol_error if the peer broke the framing (the connection is
+  /// then unusable), or a system error.  With options::receive_timeout set,
+  /// errc::timeout after that long without a message.
+  asio::awaitable<result<message_view>> receive() {
+    auto timeout = st_->config->options.receive_timeout;
+    if (timeout.count() > 0) return with_timeout(st_->receive(), timeout);
+    return st_->receive();
+  }
+
+  /// Queues `m`; see the class comment for when it waits.
+  asio::awaitable<result<void>> send(message_view m) { return st_->send(m); }
+
+  /// Queues `m` if the queue has room, else fails with errc::backpressure.
+  result<void> try_send(message_view m) { return st_->try_send(m); }
+
+  /// Graceful close; see the class comment.  The reason is not sent: a byte
+  /// stream has no close frame.
+  asio::awaitable<result<void>> close(close_reason = {}) { return st_->close(); }
+
+  /// Ends receiving now: a pending receive() completes with errc::closed.
+  /// Sending goes on until close().
+  void stop_receiving() { st_->stop_receiving(); }
+
+  /// Drops the connection at once; queued messages are lost.
+  void abort() { st_->abort(errc::closed); }
+
+  const coronet::properties& properties() const { return st_->config->properties; }
+  std::string remote() const { return st_->stream.remote(); }
+  executor_type get_executor() { return st_->stream.get_executor(); }
+  Stream& next_layer() { return st_->stream; }
+
+  /// Bytes accepted by send() and not yet written to the stream.
+  std::size_t queued_bytes() const { return st_->queued(); }
+  /// Messages dropped by slow_consumer_policy::drop_newest.
+  std::size_t dropped_messages() const { return st_->dropped; }
+
+private:
+  struct state : std::enable_shared_from_this<state> {
+    Stream stream;
+    Codec codec;
+    std::shared_ptr<const endpoint_config> config;
+
+    // Receive side: bytes [rbegin, rend) of rbuf are unparsed input.
+    std::unique_ptr<std::byte[]> rbuf;
+    std::size_t rcap = 0, rbegin = 0, rend = 0, consume_next = 0;
+    std::error_code receive_error; // sticky once the framing is broken
+    bool receiving_stopped = false;
+
+    // Send side: `pending` collects encoded messages while `inflight` is on the wire.
+    std::vector<std::byte> pending, inflight;
+    std::size_t inflight_offset = 0;
+    bool writing = false, flush_posted = false, send_closed = false;
+    std::error_code write_error;
+    std::unique_ptr<detail::event> room; // created on the first wait
+    std::size_t dropped = 0;
+
+    state(Stream s, std::shared_ptr<const endpoint_config> c)
+        : stream(std::move(s)), config(std::move(c)) {}
+
+    const options& opts() const { return config->options; }
+    std::size_t queued() const { return pending.size() + inflight.size() - inflight_offset; }
+
+    // ---- receive ----------------------------------------------------------
+
+    asio::awaitable<result<message_view>> receive() {
+      if (consume_next) {
+        rbegin += consume_next;
+        consume_next = 0;
+        if (rbegin == rend) rbegin = rend = 0;
+      }
+      if (receive_error) co_return fail(receive_error);
+      for (;;) {
+        auto step = codec.decode({rbuf.get() + rbegin, rend - rbegin}, opts().max_message);
+        if (!step) {
+          receive_error = step.error();
+          co_return fail(receive_error);
+        }
+        if (step->consumed) {
+          consume_next = step->consumed;
+          co_return message_view({rbuf.get() + rbegin + step->offset, step->length},
+                                 message_kind::binary);
+        }
+        if (receiving_stopped) co_return fail(errc::closed);
+        make_room(step->wanted);
+        auto [ec, n] = co_await stream.async_read_some(
+            asio::buffer(rbuf.get() + rend, rcap - rend), detail::use_tuple);
+        if (ec) {
+          bool mid_message = rend > rbegin;
+          if (receiving_stopped) co_return fail(errc::closed);
+          auto e = detail::normalize_stream_error(ec);
+          if (e == errc::closed && mid_message) e = errc::protocol_error; // truncated message
+          if (ec != asio::error::operation_aborted) receive_error = e;
+          co_return fail(e);
+        }
+        // A read that fills the buffer says a larger one would pay off.
+        if (rend + n == rcap) grow_hint = true;
+        rend += n;
+      }
+    }
+
+    bool grow_hint = false;
+
+    // Ensures free space after rend, enough for `wanted` bytes from rbegin when known.
+    void make_room(std::size_t wanted) {
+      std::size_t have = rend - rbegin;
+      std::size_t need = std::max(wanted, have + 1);
+      std::size_t cap = rcap;
+      if (cap == 0) cap = std::min<std::size_t>(opts().read_buffer_size, 4096);
+      if (grow_hint && cap < opts().read_buffer_size) cap = std::min(cap * 2, opts().read_buffer_size);
+      grow_hint = false;
+      if (need > cap) cap = wanted ? need : std::max(need, cap * 2);
+      if (cap != rcap) {
+        std::unique_ptr<std::byte[]> bigger(new std::byte[cap]);
+        if (have) std::memcpy(bigger.get(), rbuf.get() + rbegin, have);
+        rbuf = std::move(bigger);
+        rcap = cap;
+        rbegin = 0;
+        rend = have;
+      } else if (rbegin > 0 && (rcap - rend < std::max<std::size_t>(need - have, rcap / 4))) {
+        std::memmove(rbuf.get(), rbuf.get() + rbegin, have);
+        rbegin = 0;
+        rend = have;
+      }
+    }
+
+    void stop_receiving() {
+      if (receiving_stopped) return;
+      receiving_stopped = true;
+      (void)stream.shutdown(asio::socket_base::shutdown_receive);
+    }
+
+    // ---- send -------------------------------------------------------------
+
+    result<void> check_send(message_view m) const {
+      if (write_error) return fail(write_error);
+      if (send_closed) return fail(errc::closed);
+      if (m.size() > Codec::max_encodable) return fail(errc::message_too_large);
+      if constexpr (requires(const Codec& c, message_view v) { c.check(v); }) return codec.check(m);
+      return {};
+    }
+
+    bool has_room(std::size_t n) const {
+      auto q = queued();
+      return q == 0 || q + n <= opts().send_queue_limit;
+    }
+
+    void enqueue(message_view m) {
+      codec.encode(m, pending);
+      if (writing || flush_posted) return;
+      flush_posted = true;
+      // Deferred so that every message queued before the application next
+      // waits goes out in the same write.
+      asio::post(stream.get_executor(), [self = this->shared_from_this()] {
+        self->flush_posted = false;
+        self->start_write();
+      });
+    }
+
+    result<void> try_send(message_view m) {
+      if (auto ok = check_send(m); !ok) return ok;
+      if (!has_room(m.size())) return fail(errc::backpressure);
+      enqueue(m);
+      return {};
+    }
+
+    asio::awaitable<result<void>> send(message_view m) {
+      if (auto ok = check_send(m); !ok) co_return ok;
+      if (!has_room(m.size())) {
+        switch (opts().slow_consumer) {
+        case slow_consumer_policy::drop_newest:
+          ++dropped;
+          co_return fail(errc::backpressure);
+        case slow_consumer_policy::disconnect:
+          abort(errc::backpressure);
+          co_return fail(errc::backpressure);
+        case slow_consumer_policy::wait:
+          while (!has_room(m.size())) {
+            co_await wait_room();
+            if (auto ok = check_send(m); !ok) co_return ok;
+          }
+        }
+      }
+      enqueue(m);
+      co_return result<void>{};
+    }
+
+    asio::awaitable<void> wait_room() {
+      if (!room) room = std::make_unique<detail::event>(stream.get_executor());
+      co_await room->wait();
+    }
+
+    void wake() {
+      if (room) room->notify_all();
+    }
+
+    void start_write() {
+      if (writing || pending.empty() || write_error) return;
+      std::swap(pending, inflight);
+      pending.clear();
+      inflight_offset = 0;
+      if constexpr (detail::has_try_write<Stream>) {
+        // Most writes fit the socket buffer: finish them here, no completion to dispatch.
+        std::error_code ec;
+        inflight_offset = stream.try_write_some(asio::buffer(inflight), ec);
+        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+          on_written(ec);
+          return;
+        }
+        if (inflight_offset == inflight.size()) {
+          on_written({});
+          return;
+        }
+      }
+      writing = true;
+      asio::async_write(stream, asio::buffer(inflight) + inflight_offset,
+                        [self = this->shared_from_this()](std::error_code ec, std::size_t) {
+                          self->writing = false;
+                          self->on_written(ec);
+                        });
+    }
+
+    void on_written(std::error_code ec) {
+      release(inflight);
+      inflight_offset = 0;
+      if (ec) {
+        write_error = detail::normalize_stream_error(ec);
+        release(pending);
+      } else if (!pending.empty()) {
+        start_write();
+      }
+      wake();
+    }
+
+    // Keeps small buffers for reuse and gives back the memory of large messages.
+    static void release(std::vector<std::byte>& v) {
+      if (v.capacity() > (1u << 20)) std::vector<std::byte>().swap(v);
+      else v.clear();
+    }
+
+    // ---- close ------------------------------------------------------------
+
+    asio::awaitable<result<void>> close() {
+      auto self = this->shared_from_this(); // keep the state while we wait
+      if (send_closed) co_return result<void>{};
+      send_closed = true;
+      stop_receiving();
+      start_write();
+      auto deadline = std::chrono::steady_clock::now() + opts().close_timeout;
+      while ((writing || !pending.empty() || flush_posted) && !write_error) {
+        auto left = deadline - std::chrono::steady_clock::now();
+        if (left <= left.zero()) break;
+        auto waited = co_await with_timeout(wait_room_result(), left);
+        if (!waited) break;
+      }
+      bool drained = !writing && pending.empty() && !write_error;
+      if (drained) {
+        (void)stream.shutdown(asio::socket_base::shutdown_send);
+        co_await linger(deadline);
+      }
+      auto err = write_error;
+      abort(errc::closed);
+      if (!drained) co_return fail(err ? err : std::error_code(errc::timeout));
+      co_return result<void>{};
+    }
+
+    asio::awaitable<result<void>> wait_room_result() {
+      co_await wait_room();
+      co_return result<void>{};
+    }
+
+    // Reads and discards until the peer ends its side, so that closing does
+    // not turn unread input into a reset that could destroy our last bytes
+    // in the peer's receive queue.
+    asio::awaitable<void> linger(std::chrono::steady_clock::time_point deadline) {
+      std::byte scratch[1024];
+      for (;;) {
+        auto left = deadline - std::chrono::steady_clock::now();
+        if (left <= left.zero()) co_return;
+        auto n = co_await with_timeout(read_into(asio::buffer(scratch)), left);
+        if (!n) co_return;
+      }
+    }
+
+    asio::awaitable<result<std::size_t>> read_into(asio::mutable_buffer b) {
+      auto [ec, n] = co_await stream.async_read_some(b, detail::use_tuple);
+      if (ec) co_return fail(detail::normalize_stream_error(ec));
+      co_return n;
+    }
+
+    void abort(std::error_code why) {
+      if (!write_error) write_error = why;
+      send_closed = true;
+      receiving_stopped = true;
+      stream.close();
+      wake();
+    }
+  };
+
+  std::shared_ptr<state> st_;
+};
+
+} // namespace coronet

@@ -1,0 +1,53 @@
+// Messages and what a transport promises about them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace coronet {
+
+enum class message_kind : unsigned char { binary, text };
+
+/// A message's bytes and kind.  It does not own the bytes: a view returned by
+/// receive() stays valid until the next receive() on the same endpoint, and a
+/// view passed to send() need only stay valid until send() returns (send
+/// copies the bytes into the endpoint's queue).
+struct message_view {
+  std::span<const std::byte> data;
+  message_kind kind = message_kind::binary;
+
+  message_view() = default;
+  message_view(std::span<const std::byte> d, message_kind k = message_kind::binary)
+      : data(d), kind(k) {}
+  /// A text message from a string (the bytes are not copied).
+  message_view(std::string_view s, message_kind k = message_kind::text)
+      : data(reinterpret_cast<const std::byte*>(s.data()), s.size()), kind(k) {}
+
+  std::size_t size() const noexcept { return data.size(); }
+  bool empty() const noexcept { return data.empty(); }
+  std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(data.data()), data.size()};
+  }
+};
+
+/// Why an endpoint is closed.  Transports with a close handshake (WebSocket)
+/// send it to the peer; byte streams and datagrams ignore it.
+struct close_reason {
+  std::uint16_t code = 1000; ///< RFC 6455 close code; 1000 = normal closure
+  std::string_view reason;   ///< at most 123 bytes of UTF-8
+};
+
+/// What a transport guarantees.  Applications that run on several transports
+/// read this instead of testing the scheme.
+struct properties {
+  bool reliable = false;             ///< no message is lost while the endpoint is open
+  bool ordered = false;              ///< messages arrive in the order sent
+  bool preserves_boundaries = false; ///< one send() is one receive() at the peer
+  bool encrypted = false;
+  std::size_t max_message_size = 0;  ///< the largest message receive() accepts
+  std::string_view scheme;           ///< "tcp", "udp", "ws", ...
+};
+
+} // namespace coronet

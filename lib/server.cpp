@@ -1,0 +1,199 @@
+#include <coronet/error.hpp>
+#include <coronet/listener.hpp>
+#include <coronet/server.hpp>
+#include <coronet/url.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace coronet {
+namespace {
+
+void log_error(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    std::fprintf(stderr, "coronet: connection handler failed: %s\n", x.what());
+  } catch (...) {
+    std::fprintf(stderr, "coronet: connection handler failed with a non-standard exception\n");
+  }
+}
+
+// One thread: an io_context, its acceptor, and the connections it accepted.
+// Everything but `active` is touched only from the worker's own thread.
+struct worker {
+  asio::io_context context{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
+  listener acceptor;
+  std::list<channel> live; // open connections, for stop()
+  std::atomic<std::size_t> active{0};
+  bool stopping = false;
+  std::thread thread;
+};
+
+} // namespace
+
+struct server::impl {
+  std::vector<std::unique_ptr<worker>> workers;
+  connection_handler handler;
+  server_options options;
+  std::uint16_t port = 0;
+
+  std::mutex mutex;
+  std::condition_variable stopped_cv;
+  bool running = false, stopped = false;
+
+  // A task per connection: owned by the worker, counted so that stop() can
+  // wait for it, its failure logged, its channel closed gracefully at the end.
+  asio::awaitable<void> run_connection(worker& w, channel ch) {
+    auto it = w.live.insert(w.live.end(), ch);
+    try {
+      co_await handler(ch);
+    } catch (...) {
+      (options.on_error ? options.on_error : log_error)(std::current_exception());
+    }
+    co_await ch.close();
+    w.live.erase(it);
+    w.active.fetch_sub(1, std::memory_order_release);
+  }
+
+  asio::awaitable<void> accept_loop(worker& w) {
+    for (;;) {
+      auto ch = co_await w.acceptor.accept();
+      if (!ch) co_return;
+      if (w.stopping) {
+        ch->abort();
+        continue;
+      }
+      w.active.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(w.context, run_connection(w, std::move(*ch)), [this](std::exception_ptr e) {
+        if (e) (options.on_error ? options.on_error : log_error)(e);
+      });
+    }
+  }
+
+  std::size_t active() const {
+    std::size_t n = 0;
+    for (auto& w : workers) n += w->active.load(std::memory_order_acquire);
+    return n;
+  }
+
+  void stop() {
+    {
+      std::unique_lock lock(mutex);
+      if (!running) {
+        stopped_cv.wait(lock, [&] { return stopped; });
+        return;
+      }
+      running = false;
+    }
+    for (auto& w : workers)
+      asio::post(w->context, [&w = *w] {
+        w.stopping = true;
+        w.acceptor.close();
+        for (auto& ch : w.live) ch.stop_receiving();
+      });
+    auto deadline = std::chrono::steady_clock::now() + options.drain_timeout;
+    while (active() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (active() > 0) {
+      for (auto& w : workers)
+        asio::post(w->context, [&w = *w] {
+          for (auto& ch : w.live) ch.abort();
+        });
+      auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (active() > 0 && std::chrono::steady_clock::now() < grace)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    for (auto& w : workers) {
+      w->guard.reset();
+      if (active() > 0) w->context.stop(); // handlers that ignore errors: give up on them
+    }
+    for (auto& w : workers)
+      if (w->thread.joinable()) w->thread.join();
+    std::lock_guard lock(mutex);
+    stopped = true;
+    stopped_cv.notify_all();
+  }
+};
+
+server::server() : impl_(std::make_unique<impl>()) {}
+
+server::~server() {
+  if (impl_) stop();
+}
+
+result<void> server::start(std::string_view text, connection_handler handler, server_options o) {
+  auto& s = *impl_;
+  if (s.running || !s.workers.empty()) return fail(errc::invalid_argument);
+  auto u = parse_url(text);
+  if (!u) return fail(u.error());
+  if (o.threads == 0) o.threads = 1;
+  if (o.threads > 1) o.reuse_port = true;
+  s.handler = std::move(handler);
+  s.options = o;
+  for (unsigned i = 0; i < o.threads; ++i) {
+    auto w = std::make_unique<worker>();
+    auto l = listen(w->context.get_executor(), u->to_string(), o);
+    if (!l) {
+      s.workers.clear();
+      return fail(l.error());
+    }
+    w->acceptor = std::move(*l);
+    if (i == 0) u->port = s.port = w->acceptor.port(); // later threads share the port
+    s.workers.push_back(std::move(w));
+  }
+  for (auto& w : s.workers) {
+    asio::co_spawn(w->context, s.accept_loop(*w), [](std::exception_ptr e) {
+      if (e) log_error(e);
+    });
+    w->thread = std::thread([&ctx = w->context] { ctx.run(); });
+  }
+  std::lock_guard lock(s.mutex);
+  s.running = true;
+  return {};
+}
+
+std::uint16_t server::port() const { return impl_->port; }
+
+std::size_t server::connections() const { return impl_->active(); }
+
+void server::stop() {
+  if (impl_->workers.empty()) return;
+  impl_->stop();
+}
+
+void server::wait() {
+  std::unique_lock lock(impl_->mutex);
+  impl_->stopped_cv.wait(lock, [&] { return impl_->stopped || impl_->workers.empty(); });
+}
+
+result<void> serve(std::string_view url, connection_handler handler, server_options o) {
+  server s;
+  if (auto r = s.start(url, std::move(handler), o); !r) return r;
+  if (o.handle_signals) {
+    asio::io_context signals_context(1);
+    asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+    signals.async_wait([&](std::error_code ec, int) {
+      if (!ec) s.stop();
+    });
+    signals_context.run();
+  } else {
+    s.wait();
+  }
+  return {};
+}
+
+} // namespace coronet

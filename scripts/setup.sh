@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every dependency coronet needs from Debian's packages, then
+# configures and builds with CMake into build/.  Safe to run again.
+#
+#   scripts/setup.sh            install + build
+#   scripts/setup.sh --deps     install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential g++ cmake ninja-build meson pkg-config clang-format
+  libasio-dev libwslay-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
+  catch2 libcli11-dev
+  python3 python3-websockets
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+if [ "${1:-}" = "--deps" ]; then exit 0; fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build

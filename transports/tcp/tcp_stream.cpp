@@ -1,0 +1,155 @@
+#include <coronet/error.hpp>
+#include <coronet/tcp.hpp>
+#include <coronet/timeout.hpp>
+
+#include <asio/connect.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/write.hpp>
+
+#include <sys/socket.h>
+
+namespace coronet {
+
+asio::awaitable<result<std::size_t>> tcp_stream::read_some(asio::mutable_buffer buf) {
+  auto [ec, n] = co_await socket_.async_read_some(buf, detail::use_tuple);
+  if (ec) co_return fail(detail::normalize_stream_error(ec));
+  co_return n;
+}
+
+asio::awaitable<result<std::size_t>> tcp_stream::write(asio::const_buffer buf) {
+  auto [ec, n] = co_await asio::async_write(socket_, buf, detail::use_tuple);
+  if (ec) co_return fail(detail::normalize_stream_error(ec));
+  co_return n;
+}
+
+result<void> tcp_stream::shutdown(shutdown_type how) {
+  std::error_code ec;
+  socket_.shutdown(how, ec);
+  if (ec) return fail(ec);
+  return {};
+}
+
+void tcp_stream::close() {
+  std::error_code ec;
+  socket_.close(ec);
+}
+
+std::string tcp_stream::remote() const {
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (ec) return {};
+  auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+std::size_t tcp_stream::try_write_some(asio::const_buffer buf, std::error_code& ec) {
+  // MSG_NOSIGNAL: a peer that went away is an error code, never SIGPIPE.
+  ssize_t n = ::send(socket_.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0) {
+    ec = std::error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+  ec = {};
+  return static_cast<std::size_t>(n);
+}
+
+namespace {
+
+std::error_code map_connect_error(std::error_code ec) {
+  if (ec == asio::error::connection_refused) return errc::connection_refused;
+  return ec;
+}
+
+asio::awaitable<result<tcp_stream>> connect_unbounded(std::string host, std::uint16_t port,
+                                                      bool nodelay) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::ip::tcp::resolver resolver(ex);
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(host, std::to_string(port), asio::ip::tcp::resolver::numeric_service,
+                                      detail::use_tuple);
+  if (rec) co_return fail(errc::resolve_failed);
+  asio::ip::tcp::socket socket(ex);
+  auto [ec, ep] = co_await asio::async_connect(socket, endpoints, detail::use_tuple);
+  if (ec) co_return fail(map_connect_error(ec));
+  if (nodelay) socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  co_return tcp_stream(std::move(socket));
+}
+
+} // namespace
+
+asio::awaitable<result<tcp_stream>> tcp_connect(std::string_view host, std::uint16_t port,
+                                                const options& o) {
+  auto op = connect_unbounded(std::string(host), port, o.tcp_nodelay);
+  if (o.connect_timeout.count() > 0) co_return co_await with_timeout(std::move(op), o.connect_timeout);
+  co_return co_await std::move(op);
+}
+
+result<tcp_acceptor> tcp_acceptor::open(asio::any_io_executor ex, std::string_view host,
+                                        std::uint16_t port, const options& o) {
+  std::error_code ec;
+  asio::ip::address address;
+  if (host.empty() || host == "*") {
+    address = asio::ip::address_v6::any();
+  } else if (host == "localhost") {
+    address = asio::ip::address_v4::loopback();
+  } else {
+    address = asio::ip::make_address(std::string(host), ec);
+    if (ec) {
+      // A name: resolve it synchronously once, at start-up.
+      asio::ip::tcp::resolver r(ex);
+      auto found = r.resolve(std::string(host), std::to_string(port), ec);
+      if (ec || found.empty()) return fail(errc::resolve_failed);
+      address = found.begin()->endpoint().address();
+    }
+  }
+  asio::ip::tcp::endpoint endpoint(address, port);
+  asio::ip::tcp::acceptor acceptor(ex);
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec) return fail(ec);
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (o.reuse_port) {
+    using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    acceptor.set_option(reuse_port(true), ec);
+    if (ec) return fail(ec);
+  }
+  if (address.is_v6() && address.is_unspecified())
+    acceptor.set_option(asio::ip::v6_only(false), ec);
+  acceptor.bind(endpoint, ec);
+  if (ec) return fail(ec);
+  acceptor.listen(o.backlog, ec);
+  if (ec) return fail(ec);
+  return tcp_acceptor(std::move(acceptor), o.tcp_nodelay);
+}
+
+asio::awaitable<result<tcp_stream>> tcp_acceptor::accept() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(detail::use_tuple);
+    if (!ec) {
+      if (nodelay_) socket.set_option(asio::ip::tcp::no_delay(true), ec);
+      co_return tcp_stream(std::move(socket));
+    }
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor || !acceptor_.is_open())
+      co_return fail(errc::closed);
+    // A connection that failed between SYN and accept (reset, aborted) or a
+    // transient resource shortage is not the listener's failure: go on.
+    if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+      asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(10));
+      co_await pause.async_wait(detail::use_tuple);
+    }
+  }
+}
+
+std::uint16_t tcp_acceptor::port() const {
+  std::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
+}
+
+void tcp_acceptor::close() {
+  std::error_code ec;
+  acceptor_.close(ec);
+}
+
+} // namespace coronet
