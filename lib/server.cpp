@@ -183,6 +183,7 @@ void server::wait() {
 result<void> serve(std::string_view url, connection_handler handler, server_options o) {
   server s;
   if (auto r = s.start(url, std::move(handler), o); !r) return r;
+  if (o.on_listening) o.on_listening(s.port());
   if (o.handle_signals) {
     asio::io_context signals_context(1);
     asio::signal_set signals(signals_context, SIGINT, SIGTERM);

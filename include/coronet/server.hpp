@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -36,6 +37,8 @@ struct server_options : options {
   bool handle_signals = true;
   /// Called for a handler that ended with an exception; the default logs it to stderr.
   std::function<void(std::exception_ptr)> on_error;
+  /// serve() only: called once the port is bound (with the port, useful with port 0).
+  std::function<void(std::uint16_t port)> on_listening;
 };
 
 class server {

@@ -1,0 +1,138 @@
+// echo_client: sends messages to an echo server, checks every echo and
+// reports throughput and latency.
+//
+//   echo_client --connect tcp://127.0.0.1:7000 --messages 10000 --size 64 --concurrency 4
+//
+// With a transport that does not keep message boundaries (?framing=raw) the
+// echo is reassembled byte by byte before it is compared.
+#include <coronet/coronet.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct settings {
+  std::string url;
+  std::size_t messages = 1000;
+  std::size_t size = 64;
+  std::size_t concurrency = 1;
+  unsigned timeout_ms = 5000;
+};
+
+struct tally {
+  std::vector<double> latencies_us;
+  std::size_t bad = 0;
+  std::string error; // first failure
+};
+
+std::vector<std::byte> payload(std::size_t size, std::size_t seed) {
+  std::vector<std::byte> p(size);
+  for (std::size_t i = 0; i < size; ++i) p[i] = std::byte((seed * 131 + i * 7) & 0xff);
+  return p;
+}
+
+asio::awaitable<void> run_connection(const settings& s, std::size_t id, std::size_t count, tally& t) {
+  coronet::options o;
+  o.connect_timeout = o.receive_timeout = std::chrono::milliseconds(s.timeout_ms);
+  auto ch = co_await coronet::connect(s.url, o);
+  if (!ch) {
+    if (t.error.empty()) t.error = "cannot connect to " + s.url + ": " + ch.error().message();
+    co_return;
+  }
+  bool whole = ch->properties().preserves_boundaries;
+  std::vector<std::byte> echoed;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto sent_bytes = payload(s.size, id * 1000003 + i);
+    auto start = clock_type::now();
+    if (auto r = co_await ch->send(coronet::message_view(sent_bytes)); !r) {
+      if (t.error.empty()) t.error = "send failed: " + r.error().message();
+      co_return;
+    }
+    echoed.clear();
+    while (echoed.size() < s.size || (whole && echoed.empty() && s.size == 0)) {
+      auto m = co_await ch->receive();
+      if (!m) {
+        if (t.error.empty()) t.error = "receive failed: " + m.error().message();
+        co_return;
+      }
+      echoed.insert(echoed.end(), m->data.begin(), m->data.end());
+      if (whole) break;
+    }
+    t.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
+    if (echoed != sent_bytes) ++t.bad;
+  }
+  co_await ch->close();
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"coronet echo client"};
+  settings s;
+  app.add_option("--connect", s.url, "URL of the echo server, e.g. tcp://127.0.0.1:7000")->required();
+  app.add_option("--messages", s.messages, "messages to send in all")->check(CLI::PositiveNumber);
+  app.add_option("--size", s.size, "bytes per message");
+  app.add_option("--concurrency", s.concurrency, "connections, each sending in turn")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--timeout-ms", s.timeout_ms, "deadline for connecting and for each echo");
+  CLI11_PARSE(app, argc, argv);
+
+  std::string why;
+  if (!coronet::parse_url(s.url, &why)) {
+    std::fprintf(stderr, "echo_client: bad URL \"%s\": %s\n", s.url.c_str(), why.c_str());
+    return 2;
+  }
+
+  asio::io_context io(1);
+  std::vector<tally> tallies(s.concurrency);
+  for (std::size_t c = 0; c < s.concurrency; ++c) {
+    std::size_t count = s.messages / s.concurrency + (c < s.messages % s.concurrency ? 1 : 0);
+    asio::co_spawn(io, run_connection(s, c, count, tallies[c]), [&](std::exception_ptr e) {
+      if (e) tallies[c].error = "unexpected exception";
+    });
+  }
+  auto start = clock_type::now();
+  io.run();
+  double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+
+  std::vector<double> all;
+  std::size_t bad = 0;
+  for (auto& t : tallies) {
+    if (!t.error.empty()) {
+      std::fprintf(stderr, "echo_client: %s\n", t.error.c_str());
+      return 1;
+    }
+    all.insert(all.end(), t.latencies_us.begin(), t.latencies_us.end());
+    bad += t.bad;
+  }
+  std::printf("echo_client: %zu messages of %zu bytes over %zu connections in %.3f s\n", all.size(),
+              s.size, s.concurrency, seconds);
+  std::printf("  %.0f msgs/s  %.2f MB/s  latency p50 %.1f us  p99 %.1f us  p999 %.1f us\n",
+              static_cast<double>(all.size()) / seconds,
+              static_cast<double>(all.size() * s.size) / seconds / 1e6, percentile(all, 0.50),
+              percentile(all, 0.99), percentile(all, 0.999));
+  if (bad) {
+    std::fprintf(stderr, "echo_client: %zu echoes did not match what was sent\n", bad);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,96 @@
+#include <coronet/error.hpp>
+#include <coronet/url.hpp>
+
+#include <catch2/catch.hpp>
+
+using coronet::parse_url;
+
+TEST_CASE("URLs that parse", "[unit][url]") {
+  SECTION("IPv4 with port") {
+    auto u = parse_url("tcp://127.0.0.1:7000");
+    REQUIRE(u);
+    CHECK(u->scheme == coronet::scheme::tcp);
+    CHECK(u->host == "127.0.0.1");
+    CHECK(u->port == 7000);
+    CHECK_FALSE(u->framing);
+    CHECK(u->authority() == "127.0.0.1:7000");
+  }
+  SECTION("bracketed IPv6") {
+    auto u = parse_url("udp://[::1]:9");
+    REQUIRE(u);
+    CHECK(u->scheme == coronet::scheme::udp);
+    CHECK(u->host == "::1");
+    CHECK(u->authority() == "[::1]:9");
+    CHECK(u->to_string() == "udp://[::1]:9");
+  }
+  SECTION("host names, scheme case") {
+    auto u = parse_url("TLS://my-host.example_1.org:443");
+    REQUIRE(u);
+    CHECK(u->scheme == coronet::scheme::tls);
+    CHECK(u->host == "my-host.example_1.org");
+  }
+  SECTION("WebSocket paths and default ports") {
+    auto ws = parse_url("ws://localhost/chat/room?token=a%20b+c");
+    REQUIRE(ws);
+    CHECK(ws->port == 80);
+    CHECK(ws->path == "/chat/room");
+    CHECK(ws->query_value("token") == "a b c");
+    auto wss = parse_url("wss://h");
+    REQUIRE(wss);
+    CHECK(wss->port == 443);
+    CHECK(wss->path == "/");
+  }
+  SECTION("common options") {
+    auto u = parse_url("tcp://h:1?framing=raw&timeout_ms=250&max_message=1024&x=y");
+    REQUIRE(u);
+    CHECK(u->framing == coronet::framing::raw);
+    CHECK(u->timeout == std::chrono::milliseconds(250));
+    CHECK(u->max_message == 1024u);
+    CHECK(u->query_value("x") == "y");
+    CHECK(parse_url("tcp://h:1?framing=line")->framing == coronet::framing::line);
+    CHECK(parse_url("tcp://h:1?framing=length")->framing == coronet::framing::length_prefixed);
+    CHECK(parse_url("tcp://h:1/")); // a bare slash is harmless
+  }
+  SECTION("port bounds") {
+    CHECK(parse_url("tcp://h:0")->port == 0);
+    CHECK(parse_url("tcp://h:65535")->port == 65535);
+  }
+}
+
+TEST_CASE("URLs that do not parse say why", "[unit][url]") {
+  struct bad_case {
+    const char* url;
+    const char* mentions;
+  };
+  const bad_case cases[] = {
+      {"127.0.0.1:80", "://"},
+      {"http://h:80", "unknown scheme"},
+      {"tcp://h", "needs a port"},
+      {"tcp://h:", "empty port"},
+      {"tcp://h:65536", "0 to 65535"},
+      {"tcp://h:8x", "0 to 65535"},
+      {"tcp://:80", "missing host"},
+      {"tcp://::1:80", "brackets"},
+      {"tcp://[::1:80", "closing ']'"},
+      {"tcp://[zz::1]:80", "IPv6"},
+      {"tcp://[::1]80", "after the IPv6"},
+      {"tcp://h o:80", "host name"},
+      {"tcp://h:1?framing=zip", "framing=zip"},
+      {"udp://h:1?framing=raw", "tcp:// and tls://"},
+      {"tcp://h:1?timeout_ms=0", "timeout_ms"},
+      {"tcp://h:1?timeout_ms=-5", "timeout_ms"},
+      {"tcp://h:1?max_message=big", "max_message"},
+      {"tcp://h:1/path", "path"},
+      {"ws://h/p#frag", "fragment"},
+      {"ws://user@h/p", "user"},
+      {"tcp://h:1?a=%zz", "percent"},
+  };
+  for (auto& c : cases) {
+    INFO(c.url);
+    std::string why;
+    auto u = parse_url(c.url, &why);
+    REQUIRE_FALSE(u);
+    CHECK(u.error() == coronet::errc::invalid_url);
+    CHECK_THAT(why, Catch::Contains(c.mentions));
+  }
+}
