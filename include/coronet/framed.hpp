@@ -15,8 +15,8 @@
 //   full, send() follows options::slow_consumer; try_send() fails with
 //   errc::backpressure.
 // - close() stops receiving, waits (up to options::close_timeout) for the
-//   queue to reach the socket, half-closes, drains what the peer still sends,
-//   then closes.  Nothing that send() accepted is dropped by a graceful close.
+//   queue to reach the socket, half-closes, waits for the peer to
+//   acknowledge the last bytes, then closes.  Nothing that send() accepted is dropped by a graceful close.
 //
 // The object is a handle: the per-connection state lives in one shared
 // allocation that in-flight writes keep alive; the options are shared by all
@@ -54,6 +54,10 @@ namespace detail {
 template <class S>
 concept has_try_write = requires(S& s, asio::const_buffer b, std::error_code& ec) {
   { s.try_write_some(b, ec) } -> std::convertible_to<std::size_t>;
+};
+template <class S>
+concept has_unacknowledged = requires(const S& s) {
+  { s.unacknowledged_bytes() } -> std::convertible_to<long>;
 };
 } // namespace detail
 
@@ -316,11 +320,16 @@ private:
       stop_receiving();
       start_write();
       auto deadline = std::chrono::steady_clock::now() + opts().close_timeout;
-      while ((writing || !pending.empty() || flush_posted) && !write_error) {
-        auto left = deadline - std::chrono::steady_clock::now();
-        if (left <= left.zero()) break;
-        auto waited = co_await with_timeout(wait_room_result(), left);
-        if (!waited) break;
+      {
+        // The deadline wakes us like a finished write would; waiting inline
+        // (not through with_timeout) leaves no gap in which a wake-up is lost.
+        asio::steady_timer limit(stream.get_executor(), deadline);
+        limit.async_wait([self](std::error_code ec) {
+          if (!ec) self->wake();
+        });
+        while ((writing || !pending.empty()) && !write_error &&
+               std::chrono::steady_clock::now() < deadline)
+          co_await wait_room();
       }
       bool drained = !writing && pending.empty() && !write_error;
       if (drained) {
@@ -333,21 +342,27 @@ private:
       co_return result<void>{};
     }
 
-    asio::awaitable<result<void>> wait_room_result() {
-      co_await wait_room();
-      co_return result<void>{};
-    }
-
-    // Reads and discards until the peer ends its side, so that closing does
-    // not turn unread input into a reset that could destroy our last bytes
-    // in the peer's receive queue.
+    // After our FIN, wait until the peer has everything we sent before the
+    // socket is closed: closing with unread input sends a reset, and a reset
+    // throws away whatever of ours the peer's kernel has not acknowledged.
     asio::awaitable<void> linger(std::chrono::steady_clock::time_point deadline) {
-      std::byte scratch[1024];
-      for (;;) {
-        auto left = deadline - std::chrono::steady_clock::now();
-        if (left <= left.zero()) co_return;
-        auto n = co_await with_timeout(read_into(asio::buffer(scratch)), left);
-        if (!n) co_return;
+      if constexpr (detail::has_unacknowledged<Stream>) {
+        asio::steady_timer tick(stream.get_executor());
+        // The count includes our FIN; 1 means every data byte is acknowledged
+        // (a peer still flooding a zero window may never get to ack the FIN).
+        while (stream.unacknowledged_bytes() > 1 && std::chrono::steady_clock::now() < deadline) {
+          tick.expires_after(std::chrono::milliseconds(1));
+          co_await tick.async_wait(detail::use_tuple);
+        }
+      } else {
+        // No acknowledgement count: read until the peer ends its side.
+        std::byte scratch[1024];
+        for (;;) {
+          auto left = deadline - std::chrono::steady_clock::now();
+          if (left <= left.zero()) co_return;
+          auto n = co_await with_timeout(read_into(asio::buffer(scratch)), left);
+          if (!n) co_return;
+        }
       }
     }
 

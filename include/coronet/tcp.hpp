@@ -53,6 +53,10 @@ public:
   /// when nothing fits.  Used by message endpoints to skip a completion.
   std::size_t try_write_some(asio::const_buffer buf, std::error_code& ec);
 
+  /// Bytes written but not yet acknowledged by the peer (Linux SIOCOUTQ;
+  /// -1 when unknown).  A graceful close waits for 0 before closing.
+  long unacknowledged_bytes() const;
+
   template <class Buffers, class Token> auto async_read_some(const Buffers& b, Token&& t) {
     return socket_.async_read_some(b, std::forward<Token>(t));
   }

@@ -9,7 +9,11 @@
 #include <asio/this_coro.hpp>
 #include <asio/write.hpp>
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#if defined(__linux__)
+#include <linux/sockios.h>
+#endif
 
 namespace coronet {
 
@@ -54,6 +58,14 @@ std::size_t tcp_stream::try_write_some(asio::const_buffer buf, std::error_code& 
   }
   ec = {};
   return static_cast<std::size_t>(n);
+}
+
+long tcp_stream::unacknowledged_bytes() const {
+#if defined(__linux__)
+  int n = 0;
+  if (::ioctl(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), SIOCOUTQ, &n) == 0) return n;
+#endif
+  return -1;
 }
 
 namespace {
