@@ -7,7 +7,8 @@
 
 namespace coronet {
 
-asio::awaitable<result<message_view>> channel::receive(std::chrono::steady_clock::duration timeout) {
+asio::awaitable<result<message_view>>
+channel::receive(std::chrono::steady_clock::duration timeout) {
   return with_timeout(impl_->receive(), timeout);
 }
 

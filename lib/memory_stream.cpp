@@ -27,9 +27,8 @@ struct memory_stream::link {
   pipe to_second, to_first;
 };
 
-std::pair<memory_stream, memory_stream> memory_stream::make_pair(executor_type ex,
-                                                                 memory_stream_faults a,
-                                                                 memory_stream_faults b) {
+std::pair<memory_stream, memory_stream>
+memory_stream::make_pair(executor_type ex, memory_stream_faults a, memory_stream_faults b) {
   auto l = std::make_shared<link>(ex);
   return {memory_stream(ex, l, false, a), memory_stream(ex, l, true, b)};
 }
@@ -42,8 +41,12 @@ memory_stream::~memory_stream() {
   if (link_) close();
 }
 
-memory_stream::pipe& memory_stream::inbound() const { return second_ ? link_->to_second : link_->to_first; }
-memory_stream::pipe& memory_stream::outbound() const { return second_ ? link_->to_first : link_->to_second; }
+memory_stream::pipe& memory_stream::inbound() const {
+  return second_ ? link_->to_second : link_->to_first;
+}
+memory_stream::pipe& memory_stream::outbound() const {
+  return second_ ? link_->to_first : link_->to_second;
+}
 
 std::size_t memory_stream::available() const { return inbound().size(); }
 

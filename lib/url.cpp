@@ -17,7 +17,7 @@ struct scheme_info {
 };
 
 constexpr scheme_info schemes[] = {
-    {"tcp", scheme::tcp, 0}, {"tls", scheme::tls, 0}, {"udp", scheme::udp, 0},
+    {"tcp", scheme::tcp, 0}, {"tls", scheme::tls, 0},   {"udp", scheme::udp, 0},
     {"ws", scheme::ws, 80},  {"wss", scheme::wss, 443},
 };
 
@@ -56,7 +56,8 @@ bool percent_decode(std::string_view in, std::string& out) {
   return true;
 }
 
-template <class Int> bool parse_number(std::string_view s, Int& out) {
+template <class Int>
+bool parse_number(std::string_view s, Int& out) {
   if (s.empty()) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc{} && p == s.data() + s.size();
@@ -109,11 +110,13 @@ result<url> parse_url(std::string_view text, std::string* why) {
     return bad(why, "missing \"://\" after the scheme (expected e.g. tcp://host:port)");
   auto name = text.substr(0, colon);
   auto known = std::find_if(std::begin(schemes), std::end(schemes), [&](auto& i) {
-    return std::equal(name.begin(), name.end(), i.name.begin(), i.name.end(),
-                      [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+    return std::equal(name.begin(), name.end(), i.name.begin(), i.name.end(), [](char a, char b) {
+      return std::tolower(static_cast<unsigned char>(a)) == b;
+    });
   });
   if (known == std::end(schemes))
-    return bad(why, "unknown scheme \"" + std::string(name) + "\" (expected tcp, tls, udp, ws or wss)");
+    return bad(why,
+               "unknown scheme \"" + std::string(name) + "\" (expected tcp, tls, udp, ws or wss)");
   u.scheme = known->scheme;
   std::string_view rest = text.substr(colon + 3);
 
@@ -143,7 +146,8 @@ result<url> parse_url(std::string_view text, std::string* why) {
       return bad(why, "\"" + u.host + "\" is not a valid IPv6 address");
     auto after = authority.substr(close + 1);
     if (!after.empty()) {
-      if (after[0] != ':') return bad(why, "unexpected text after the IPv6 address (expected ':port')");
+      if (after[0] != ':')
+        return bad(why, "unexpected text after the IPv6 address (expected ':port')");
       port_text = after.substr(1);
       if (port_text.empty()) return bad(why, "empty port after ':'");
     }
@@ -193,10 +197,14 @@ result<url> parse_url(std::string_view text, std::string* why) {
     if (key == "framing") {
       if (u.scheme != scheme::tcp && u.scheme != scheme::tls)
         return bad(why, "framing= applies to tcp:// and tls:// only");
-      if (value == "length" || value == "length_prefixed") u.framing = framing::length_prefixed;
-      else if (value == "line") u.framing = framing::line;
-      else if (value == "raw") u.framing = framing::raw;
-      else return bad(why, "framing=" + value + " is unknown (expected length, line or raw)");
+      if (value == "length" || value == "length_prefixed")
+        u.framing = framing::length_prefixed;
+      else if (value == "line")
+        u.framing = framing::line;
+      else if (value == "raw")
+        u.framing = framing::raw;
+      else
+        return bad(why, "framing=" + value + " is unknown (expected length, line or raw)");
     } else if (key == "timeout_ms") {
       long long ms = 0;
       if (!parse_number(value, ms) || ms <= 0)

@@ -16,6 +16,9 @@ step() { printf '\n=== %s\n' "$*"; }
 step "dependencies"
 scripts/setup.sh --deps
 
+step "formatting (clang-format --dry-run)"
+git ls-files '*.cpp' '*.hpp' '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
 step "CMake build"
 cmake -S . -B "$out/cmake" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCORONET_WERROR=ON
 cmake --build "$out/cmake" -j "$jobs"

@@ -43,7 +43,8 @@ std::vector<std::byte> payload(std::size_t size, std::size_t seed) {
   return p;
 }
 
-asio::awaitable<void> run_connection(const settings& s, std::size_t id, std::size_t count, tally& t) {
+asio::awaitable<void> run_connection(const settings& s, std::size_t id, std::size_t count,
+                                     tally& t) {
   coronet::options o;
   o.connect_timeout = o.receive_timeout = std::chrono::milliseconds(s.timeout_ms);
   auto ch = co_await coronet::connect(s.url, o);
@@ -70,7 +71,8 @@ asio::awaitable<void> run_connection(const settings& s, std::size_t id, std::siz
       echoed.insert(echoed.end(), m->data.begin(), m->data.end());
       if (whole) break;
     }
-    t.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
+    t.latencies_us.push_back(
+        std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
     if (echoed != sent_bytes) ++t.bad;
   }
   co_await ch->close();
@@ -88,7 +90,8 @@ double percentile(std::vector<double>& v, double p) {
 int main(int argc, char** argv) {
   CLI::App app{"coronet echo client"};
   settings s;
-  app.add_option("--connect", s.url, "URL of the echo server, e.g. tcp://127.0.0.1:7000")->required();
+  app.add_option("--connect", s.url, "URL of the echo server, e.g. tcp://127.0.0.1:7000")
+      ->required();
   app.add_option("--messages", s.messages, "messages to send in all")->check(CLI::PositiveNumber);
   app.add_option("--size", s.size, "bytes per message");
   app.add_option("--concurrency", s.concurrency, "connections, each sending in turn")

@@ -62,8 +62,8 @@ public:
 
   /// Wraps a concrete endpoint (moved in).
   template <message_endpoint E>
-    requires(!std::same_as<std::remove_cvref_t<E>, channel>)
-  explicit channel(E e) : impl_(std::make_shared<model<E>>(std::move(e))) {}
+  requires(!std::same_as<std::remove_cvref_t<E>, channel>) explicit channel(E e)
+      : impl_(std::make_shared<model<E>>(std::move(e))) {}
 
   /// The next message; the view is valid until the next receive().
   asio::awaitable<result<message_view>> receive() { return impl_->receive(); }
@@ -89,7 +89,8 @@ public:
   const void* id() const noexcept { return impl_.get(); }
 
 private:
-  template <class E> class model final : public endpoint {
+  template <class E>
+  class model final : public endpoint {
   public:
     explicit model(E e) : e_(std::move(e)) {}
     asio::awaitable<result<message_view>> receive() override { return e_.receive(); }

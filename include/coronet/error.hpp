@@ -13,19 +13,19 @@
 namespace coronet {
 
 enum class errc {
-  closed = 1,          ///< the endpoint was closed (by either side) and has no more messages
-  timeout,             ///< a deadline passed before the operation completed
-  message_too_large,   ///< a message exceeds the configured limit
-  protocol_error,      ///< the peer broke the wire protocol (bad frame, bad length, ...)
-  invalid_url,         ///< the URL could not be parsed or names an unsupported scheme
-  handshake_failed,    ///< the protocol handshake (WebSocket upgrade, TLS) did not complete
-  unauthorized,        ///< the peer was refused by an authorization or origin check
-  backpressure,        ///< the send queue is full (try_send) or the slow-consumer policy fired
-  connection_refused,  ///< nothing listens at the address connected to
-  resolve_failed,      ///< the host name could not be resolved
-  invalid_utf8,        ///< a text message or close reason is not valid UTF-8
-  unsupported,         ///< the operation is not available for this transport or platform
-  invalid_argument,    ///< an option or argument has a value coronet cannot use
+  closed = 1,         ///< the endpoint was closed (by either side) and has no more messages
+  timeout,            ///< a deadline passed before the operation completed
+  message_too_large,  ///< a message exceeds the configured limit
+  protocol_error,     ///< the peer broke the wire protocol (bad frame, bad length, ...)
+  invalid_url,        ///< the URL could not be parsed or names an unsupported scheme
+  handshake_failed,   ///< the protocol handshake (WebSocket upgrade, TLS) did not complete
+  unauthorized,       ///< the peer was refused by an authorization or origin check
+  backpressure,       ///< the send queue is full (try_send) or the slow-consumer policy fired
+  connection_refused, ///< nothing listens at the address connected to
+  resolve_failed,     ///< the host name could not be resolved
+  invalid_utf8,       ///< a text message or close reason is not valid UTF-8
+  unsupported,        ///< the operation is not available for this transport or platform
+  invalid_argument,   ///< an option or argument has a value coronet cannot use
 };
 
 const std::error_category& error_category() noexcept;
@@ -36,4 +36,5 @@ inline std::error_code make_error_code(errc e) noexcept {
 
 } // namespace coronet
 
-template <> struct std::is_error_code_enum<coronet::errc> : std::true_type {};
+template <>
+struct std::is_error_code_enum<coronet::errc> : std::true_type {};

@@ -16,7 +16,8 @@
 //   errc::backpressure.
 // - close() stops receiving, waits (up to options::close_timeout) for the
 //   queue to reach the socket, half-closes, waits for the peer to
-//   acknowledge the last bytes, then closes.  Nothing that send() accepted is dropped by a graceful close.
+//   acknowledge the last bytes, then closes.  Nothing that send() accepted is dropped by a graceful
+//   close.
 //
 // The object is a handle: the per-connection state lives in one shared
 // allocation that in-flight writes keep alive; the options are shared by all
@@ -156,8 +157,8 @@ private:
         }
         if (receiving_stopped) co_return fail(errc::closed);
         make_room(step->wanted);
-        auto [ec, n] = co_await stream.async_read_some(
-            asio::buffer(rbuf.get() + rend, rcap - rend), detail::use_tuple);
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(rbuf.get() + rend, rcap - rend),
+                                                       detail::use_tuple);
         if (ec) {
           bool mid_message = rend > rbegin;
           if (receiving_stopped) co_return fail(errc::closed);
@@ -180,7 +181,8 @@ private:
       std::size_t need = std::max(wanted, have + 1);
       std::size_t cap = rcap;
       if (cap == 0) cap = std::min<std::size_t>(opts().read_buffer_size, 4096);
-      if (grow_hint && cap < opts().read_buffer_size) cap = std::min(cap * 2, opts().read_buffer_size);
+      if (grow_hint && cap < opts().read_buffer_size)
+        cap = std::min(cap * 2, opts().read_buffer_size);
       grow_hint = false;
       if (need > cap) cap = wanted ? need : std::max(need, cap * 2);
       if (cap != rcap) {
@@ -241,9 +243,7 @@ private:
       if (auto ok = check_send(m); !ok) co_return ok;
       if (!has_room(m.size())) {
         switch (opts().slow_consumer) {
-        case slow_consumer_policy::drop_newest:
-          ++dropped;
-          co_return fail(errc::backpressure);
+        case slow_consumer_policy::drop_newest: ++dropped; co_return fail(errc::backpressure);
         case slow_consumer_policy::disconnect:
           abort(errc::backpressure);
           co_return fail(errc::backpressure);
@@ -307,8 +307,10 @@ private:
 
     // Keeps small buffers for reuse and gives back the memory of large messages.
     static void release(std::vector<std::byte>& v) {
-      if (v.capacity() > (1u << 20)) std::vector<std::byte>().swap(v);
-      else v.clear();
+      if (v.capacity() > (1u << 20))
+        std::vector<std::byte>().swap(v);
+      else
+        v.clear();
     }
 
     // ---- close ------------------------------------------------------------

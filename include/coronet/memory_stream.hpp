@@ -45,9 +45,8 @@ class memory_stream {
 public:
   using executor_type = asio::any_io_executor;
 
-  static std::pair<memory_stream, memory_stream> make_pair(executor_type ex,
-                                                           memory_stream_faults first = {},
-                                                           memory_stream_faults second = {});
+  static std::pair<memory_stream, memory_stream>
+  make_pair(executor_type ex, memory_stream_faults first = {}, memory_stream_faults second = {});
 
   memory_stream(memory_stream&&) noexcept = default;
   memory_stream& operator=(memory_stream&&) noexcept = default;
@@ -66,10 +65,12 @@ public:
   /// Bytes the peer wrote that this end has not read yet.
   std::size_t available() const;
 
-  template <class Buffers, class Token> auto async_read_some(const Buffers& b, Token&& token) {
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& b, Token&& token) {
     return async_op(do_read(first(b, asio::mutable_buffer{})), std::forward<Token>(token));
   }
-  template <class Buffers, class Token> auto async_write_some(const Buffers& b, Token&& token) {
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& b, Token&& token) {
     return async_op(do_write(first(b, asio::const_buffer{})), std::forward<Token>(token));
   }
 
@@ -80,7 +81,8 @@ private:
 
   memory_stream(executor_type ex, std::shared_ptr<link> l, bool second, memory_stream_faults f);
 
-  template <class Buffers, class B> static B first(const Buffers& bs, B) {
+  template <class Buffers, class B>
+  static B first(const Buffers& bs, B) {
     auto it = asio::buffer_sequence_begin(bs);
     auto end = asio::buffer_sequence_end(bs);
     for (; it != end; ++it)
@@ -88,7 +90,8 @@ private:
     return B{};
   }
 
-  template <class Token> auto async_op(asio::awaitable<outcome> op, Token&& token) {
+  template <class Token>
+  auto async_op(asio::awaitable<outcome> op, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, asio::awaitable<outcome> op) {
           auto slot = asio::get_associated_cancellation_slot(handler);

@@ -13,13 +13,15 @@
 #if __has_include(<tl/expected.hpp>) && !defined(CORONET_USE_STD_EXPECTED)
 #include <tl/expected.hpp>
 namespace coronet {
-template <class T> using result = tl::expected<T, std::error_code>;
+template <class T>
+using result = tl::expected<T, std::error_code>;
 using unexpected_error = tl::unexpected<std::error_code>;
 } // namespace coronet
 #else
 #include <expected>
 namespace coronet {
-template <class T> using result = std::expected<T, std::error_code>;
+template <class T>
+using result = std::expected<T, std::error_code>;
 using unexpected_error = std::unexpected<std::error_code>;
 } // namespace coronet
 #endif

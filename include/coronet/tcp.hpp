@@ -57,10 +57,12 @@ public:
   /// -1 when unknown).  A graceful close waits for 0 before closing.
   long unacknowledged_bytes() const;
 
-  template <class Buffers, class Token> auto async_read_some(const Buffers& b, Token&& t) {
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& b, Token&& t) {
     return socket_.async_read_some(b, std::forward<Token>(t));
   }
-  template <class Buffers, class Token> auto async_write_some(const Buffers& b, Token&& t) {
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& b, Token&& t) {
     return socket_.async_write_some(b, std::forward<Token>(t));
   }
 
@@ -89,7 +91,8 @@ public:
   void close();
 
 private:
-  tcp_acceptor(asio::ip::tcp::acceptor a, bool nodelay) : acceptor_(std::move(a)), nodelay_(nodelay) {}
+  tcp_acceptor(asio::ip::tcp::acceptor a, bool nodelay)
+      : acceptor_(std::move(a)), nodelay_(nodelay) {}
   asio::ip::tcp::acceptor acceptor_;
   bool nodelay_ = true;
 };

@@ -35,9 +35,9 @@ std::string_view to_string(framing f) noexcept;
 
 struct url {
   coronet::scheme scheme = scheme::tcp;
-  std::string host;            ///< without brackets for IPv6 literals
+  std::string host; ///< without brackets for IPv6 literals
   std::uint16_t port = 0;
-  std::string path = "/";      ///< only meaningful for ws:// and wss://
+  std::string path = "/";                                 ///< only meaningful for ws:// and wss://
   std::vector<std::pair<std::string, std::string>> query; ///< every key=value, percent-decoded
 
   // Options recognised for every scheme (from the query string).

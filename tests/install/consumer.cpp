@@ -10,20 +10,24 @@
 
 int main() {
   coronet::server server;
-  auto started = server.start("tcp://127.0.0.1:0", [](coronet::channel ch) -> asio::awaitable<void> {
-    while (auto m = co_await ch.receive())
-      if (!co_await ch.send(*m)) break;
-  });
+  auto started =
+      server.start("tcp://127.0.0.1:0", [](coronet::channel ch) -> asio::awaitable<void> {
+        while (auto m = co_await ch.receive())
+          if (!co_await ch.send(*m)) break;
+      });
   if (!started) return 1;
   asio::io_context io;
   bool ok = false;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    auto ch = co_await coronet::connect("tcp://127.0.0.1:" + std::to_string(server.port()));
-    if (!ch) co_return;
-    co_await ch->send(coronet::message_view("installed"));
-    auto m = co_await ch->receive(std::chrono::seconds(5));
-    ok = m && m->text() == "installed";
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto ch = co_await coronet::connect("tcp://127.0.0.1:" + std::to_string(server.port()));
+        if (!ch) co_return;
+        co_await ch->send(coronet::message_view("installed"));
+        auto m = co_await ch->receive(std::chrono::seconds(5));
+        ok = m && m->text() == "installed";
+      },
+      asio::detached);
   io.run();
   std::puts(ok ? "consumer: echo through the installed coronet works" : "consumer: echo FAILED");
   return ok ? 0 : 1;

@@ -81,17 +81,20 @@ TEST_CASE("echo over each framing", "[integration][tcp]") {
 TEST_CASE("a 16 MiB message", "[integration][tcp]") {
   echo_fixture f;
   asio::io_context io;
-  run(io, [](std::string url) -> asio::awaitable<void> {
-    auto ch = co_await coronet::connect(url);
-    REQUIRE(ch);
-    auto big = pattern(16 * 1024 * 1024, 3);
-    auto sent = co_await ch->send(coronet::message_view(big));
-    REQUIRE(sent);
-    auto m = co_await ch->receive(30s);
-    REQUIRE(m);
-    CHECK(m->size() == big.size());
-    CHECK(m->text() == big);
-  }(f.url()), 60s);
+  run(
+      io,
+      [](std::string url) -> asio::awaitable<void> {
+        auto ch = co_await coronet::connect(url);
+        REQUIRE(ch);
+        auto big = pattern(16 * 1024 * 1024, 3);
+        auto sent = co_await ch->send(coronet::message_view(big));
+        REQUIRE(sent);
+        auto m = co_await ch->receive(30s);
+        REQUIRE(m);
+        CHECK(m->size() == big.size());
+        CHECK(m->text() == big);
+      }(f.url()),
+      60s);
 }
 
 TEST_CASE("1,000 concurrent connections", "[integration][tcp]") {
@@ -99,28 +102,35 @@ TEST_CASE("1,000 concurrent connections", "[integration][tcp]") {
   echo_fixture f;
   asio::io_context io;
   int echoed = 0;
-  run(io, [](std::string url, coronet::server& server, int& echoed) -> asio::awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    std::vector<coronet::channel> open;
-    for (int i = 0; i < 1000; ++i) {
-      auto ch = co_await coronet::connect(url);
-      REQUIRE(ch);
-      open.push_back(*ch);
-    }
-    for (int i = 0; i < 200 && server.connections() < 1000; ++i) co_await coronet::test::sleep_for(10ms);
-    CHECK(server.connections() == 1000u);
-    int done = 0;
-    for (std::size_t i = 0; i < open.size(); ++i)
-      asio::co_spawn(ex, [](coronet::channel ch, std::size_t i, int& echoed) -> asio::awaitable<void> {
-        auto msg = pattern(100, i);
-        co_await ch.send(coronet::message_view(msg));
-        auto m = co_await ch.receive(20s);
-        if (m && m->text() == msg) ++echoed;
-        co_await ch.close();
-      }(open[i], i, echoed), [&done](std::exception_ptr) { ++done; });
-    for (int i = 0; i < 3000 && done < 1000; ++i) co_await coronet::test::sleep_for(10ms);
-    CHECK(done == 1000);
-  }(f.url(), f.server, echoed), 60s);
+  run(
+      io,
+      [](std::string url, coronet::server& server, int& echoed) -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        std::vector<coronet::channel> open;
+        for (int i = 0; i < 1000; ++i) {
+          auto ch = co_await coronet::connect(url);
+          REQUIRE(ch);
+          open.push_back(*ch);
+        }
+        for (int i = 0; i < 200 && server.connections() < 1000; ++i)
+          co_await coronet::test::sleep_for(10ms);
+        CHECK(server.connections() == 1000u);
+        int done = 0;
+        for (std::size_t i = 0; i < open.size(); ++i)
+          asio::co_spawn(
+              ex,
+              [](coronet::channel ch, std::size_t i, int& echoed) -> asio::awaitable<void> {
+                auto msg = pattern(100, i);
+                co_await ch.send(coronet::message_view(msg));
+                auto m = co_await ch.receive(20s);
+                if (m && m->text() == msg) ++echoed;
+                co_await ch.close();
+              }(open[i], i, echoed),
+              [&done](std::exception_ptr) { ++done; });
+        for (int i = 0; i < 3000 && done < 1000; ++i) co_await coronet::test::sleep_for(10ms);
+        CHECK(done == 1000);
+      }(f.url(), f.server, echoed),
+      60s);
   CHECK(echoed == 1000);
 }
 
@@ -144,7 +154,8 @@ TEST_CASE("a peer reset mid-message is an error for that connection only", "[int
   run(io, [](std::uint16_t port) -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     asio::ip::tcp::socket raw(ex);
-    auto [ec] = co_await raw.async_connect({asio::ip::make_address("127.0.0.1"), port}, coronet::detail::use_tuple);
+    auto [ec] = co_await raw.async_connect({asio::ip::make_address("127.0.0.1"), port},
+                                           coronet::detail::use_tuple);
     REQUIRE_FALSE(ec);
     const unsigned char partial[] = {0, 0, 0x10, 0, 'a', 'b', 'c'}; // declares 4096 bytes, sends 3
     co_await asio::async_write(raw, asio::buffer(partial), coronet::detail::use_tuple);
@@ -226,12 +237,14 @@ TEST_CASE("connect timeout", "[integration][tcp]") {
   std::vector<asio::ip::tcp::socket> fillers;
   for (int i = 0; i < 4; ++i) {
     fillers.emplace_back(io);
-    fillers.back().async_connect({asio::ip::make_address("127.0.0.1"), port}, [](std::error_code) {});
+    fillers.back().async_connect({asio::ip::make_address("127.0.0.1"), port},
+                                 [](std::error_code) {});
   }
   run(io, [](std::uint16_t port) -> asio::awaitable<void> {
     co_await coronet::test::sleep_for(50ms);
     auto start = std::chrono::steady_clock::now();
-    auto ch = co_await coronet::connect("tcp://127.0.0.1:" + std::to_string(port) + "?timeout_ms=200");
+    auto ch =
+        co_await coronet::connect("tcp://127.0.0.1:" + std::to_string(port) + "?timeout_ms=200");
     auto took = std::chrono::steady_clock::now() - start;
     REQUIRE_FALSE(ch);
     CHECK(ch.error() == coronet::errc::timeout);
@@ -356,32 +369,40 @@ TEST_CASE("graceful shutdown loses no message the server acknowledged", "[integr
   asio::io_context io;
   std::size_t received = 0;
   std::thread stopper;
-  run(io, [](std::string url, coronet::server& server, std::size_t& received,
-             std::thread& stopper) -> asio::awaitable<void> {
-    auto ch = co_await coronet::connect(url);
-    REQUIRE(ch);
-    auto ex = co_await asio::this_coro::executor;
-    // the sender pipelines numbered messages for as long as the connection takes them
-    asio::co_spawn(ex, [](coronet::channel ch) -> asio::awaitable<void> {
-      for (std::size_t i = 0; i < 100'000; ++i) {
-        auto text = std::to_string(i);
-        if (!co_await ch.send(coronet::message_view(text))) break;
-        if (i % 64 == 0) co_await asio::post(asio::use_awaitable); // let the reader run
-      }
-    }(*ch), asio::detached);
-    for (;;) {
-      auto m = co_await ch->receive();
-      if (!m) {
-        // a peer that keeps sending into a closing connection may be reset
-        // once it has everything: closed or connection_reset, never a cut message
-        INFO(m.error().message());
-        CHECK((m.error() == coronet::errc::closed || m.error() == asio::error::connection_reset));
-        break;
-      }
-      if (m->text() != std::to_string(received)) FAIL("echo " << received << " is " << m->text());
-      if (++received == 2000) stopper = std::thread([&server] { server.stop(); });
-    }
-  }(f.url(), f.server, received, stopper), 60s);
+  run(
+      io,
+      [](std::string url, coronet::server& server, std::size_t& received,
+         std::thread& stopper) -> asio::awaitable<void> {
+        auto ch = co_await coronet::connect(url);
+        REQUIRE(ch);
+        auto ex = co_await asio::this_coro::executor;
+        // the sender pipelines numbered messages for as long as the connection takes them
+        asio::co_spawn(
+            ex,
+            [](coronet::channel ch) -> asio::awaitable<void> {
+              for (std::size_t i = 0; i < 100'000; ++i) {
+                auto text = std::to_string(i);
+                if (!co_await ch.send(coronet::message_view(text))) break;
+                if (i % 64 == 0) co_await asio::post(asio::use_awaitable); // let the reader run
+              }
+            }(*ch),
+            asio::detached);
+        for (;;) {
+          auto m = co_await ch->receive();
+          if (!m) {
+            // a peer that keeps sending into a closing connection may be reset
+            // once it has everything: closed or connection_reset, never a cut message
+            INFO(m.error().message());
+            CHECK(
+                (m.error() == coronet::errc::closed || m.error() == asio::error::connection_reset));
+            break;
+          }
+          if (m->text() != std::to_string(received))
+            FAIL("echo " << received << " is " << m->text());
+          if (++received == 2000) stopper = std::thread([&server] { server.stop(); });
+        }
+      }(f.url(), f.server, received, stopper),
+      60s);
   if (stopper.joinable()) stopper.join();
   CHECK(received >= 2000u);
   CHECK(received == acknowledged.load());

@@ -19,8 +19,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 #include <sys/resource.h>
+#include <vector>
 
 namespace coronet::test {
 

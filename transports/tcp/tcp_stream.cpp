@@ -63,7 +63,8 @@ std::size_t tcp_stream::try_write_some(asio::const_buffer buf, std::error_code& 
 long tcp_stream::unacknowledged_bytes() const {
 #if defined(__linux__)
   int n = 0;
-  if (::ioctl(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), SIOCOUTQ, &n) == 0) return n;
+  if (::ioctl(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), SIOCOUTQ, &n) == 0)
+    return n;
 #endif
   return -1;
 }
@@ -79,9 +80,8 @@ asio::awaitable<result<tcp_stream>> connect_unbounded(std::string host, std::uin
                                                       bool nodelay) {
   auto ex = co_await asio::this_coro::executor;
   asio::ip::tcp::resolver resolver(ex);
-  auto [rec, endpoints] =
-      co_await resolver.async_resolve(host, std::to_string(port), asio::ip::tcp::resolver::numeric_service,
-                                      detail::use_tuple);
+  auto [rec, endpoints] = co_await resolver.async_resolve(
+      host, std::to_string(port), asio::ip::tcp::resolver::numeric_service, detail::use_tuple);
   if (rec) co_return fail(errc::resolve_failed);
   asio::ip::tcp::socket socket(ex);
   auto [ec, ep] = co_await asio::async_connect(socket, endpoints, detail::use_tuple);
@@ -95,7 +95,8 @@ asio::awaitable<result<tcp_stream>> connect_unbounded(std::string host, std::uin
 asio::awaitable<result<tcp_stream>> tcp_connect(std::string_view host, std::uint16_t port,
                                                 const options& o) {
   auto op = connect_unbounded(std::string(host), port, o.tcp_nodelay);
-  if (o.connect_timeout.count() > 0) co_return co_await with_timeout(std::move(op), o.connect_timeout);
+  if (o.connect_timeout.count() > 0)
+    co_return co_await with_timeout(std::move(op), o.connect_timeout);
   co_return co_await std::move(op);
 }
 
@@ -143,7 +144,8 @@ asio::awaitable<result<tcp_stream>> tcp_acceptor::accept() {
       if (nodelay_) socket.set_option(asio::ip::tcp::no_delay(true), ec);
       co_return tcp_stream(std::move(socket));
     }
-    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor || !acceptor_.is_open())
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
+        !acceptor_.is_open())
       co_return fail(errc::closed);
     // A connection that failed between SYN and accept (reset, aborted) or a
     // transient resource shortage is not the listener's failure: go on.

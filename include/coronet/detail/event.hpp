@@ -15,7 +15,8 @@ namespace coronet::detail {
 
 class event {
 public:
-  template <class Executor> explicit event(const Executor& ex) : timer_(ex) {
+  template <class Executor>
+  explicit event(const Executor& ex) : timer_(ex) {
     timer_.expires_at(asio::steady_timer::time_point::max());
   }
   asio::awaitable<void> wait() {

@@ -16,8 +16,11 @@ namespace {
 
 std::pair<coronet::channel, coronet::channel> channel_pair(asio::io_context& io) {
   auto c = std::make_shared<coronet::endpoint_config>();
-  c->properties = {.reliable = true, .ordered = true, .preserves_boundaries = true,
-                   .max_message_size = c->options.max_message, .scheme = "memory"};
+  c->properties = {.reliable = true,
+                   .ordered = true,
+                   .preserves_boundaries = true,
+                   .max_message_size = c->options.max_message,
+                   .scheme = "memory"};
   auto [x, y] = memory_stream::make_pair(io.get_executor());
   using endpoint = coronet::framed<memory_stream, coronet::length_prefixed_codec>;
   return {coronet::channel(endpoint(std::move(x), c)), coronet::channel(endpoint(std::move(y), c))};

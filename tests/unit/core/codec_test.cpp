@@ -16,8 +16,9 @@ namespace {
 // Feeds `wire` to the codec `step` bytes at a time, as a receive loop would,
 // and returns the messages decoded (or the first error).
 template <class Codec>
-coronet::result<std::vector<std::string>> decode_all(Codec& codec, const std::vector<std::byte>& wire,
-                                                     std::size_t step, std::size_t max_message = 1 << 20) {
+coronet::result<std::vector<std::string>>
+decode_all(Codec& codec, const std::vector<std::byte>& wire, std::size_t step,
+           std::size_t max_message = 1 << 20) {
   std::vector<std::string> out;
   std::vector<std::byte> buf;
   std::size_t fed = 0;
@@ -46,8 +47,8 @@ TEST_CASE("length-prefixed codec", "[unit][codec]") {
   const std::vector<std::string> messages = {"hello", "", std::string(300, 'x'), "last"};
   for (auto& m : messages) codec.encode(coronet::message_view(m), wire);
   CHECK(wire.size() == 4 * 4 + 5 + 300 + 4);
-  CHECK(wire[12] == std::byte{0});  // "" is 4 zero bytes at 9..12
-  CHECK(wire[15] == std::byte{1});  // 300 = 0x012c, big-endian at 13..16
+  CHECK(wire[12] == std::byte{0}); // "" is 4 zero bytes at 9..12
+  CHECK(wire[15] == std::byte{1}); // 300 = 0x012c, big-endian at 13..16
   CHECK(wire[16] == std::byte{0x2c});
 
   SECTION("split at every position") {
@@ -59,7 +60,8 @@ TEST_CASE("length-prefixed codec", "[unit][codec]") {
     }
   }
   SECTION("a declared length over the limit fails from the header alone") {
-    std::vector<std::byte> header = {std::byte{0x7f}, std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
+    std::vector<std::byte> header = {std::byte{0x7f}, std::byte{0xff}, std::byte{0xff},
+                                     std::byte{0xff}};
     auto d = codec.decode(header, 1024);
     REQUIRE_FALSE(d);
     CHECK(d.error() == coronet::errc::message_too_large);

@@ -19,5 +19,6 @@ TEST_CASE("coronet error category", "[unit][error]") {
     CHECK_FALSE(message.empty());
     CHECK_THAT(message, !Catch::StartsWith("unknown"));
   }
-  CHECK_THAT(std::error_code(999, coronet::error_category()).message(), Catch::StartsWith("unknown"));
+  CHECK_THAT(std::error_code(999, coronet::error_category()).message(),
+             Catch::StartsWith("unknown"));
 }

@@ -16,11 +16,13 @@ namespace {
 std::shared_ptr<const coronet::endpoint_config> config(coronet::options o = {}) {
   auto c = std::make_shared<coronet::endpoint_config>();
   c->options = o;
-  c->properties = {.reliable = true, .ordered = true, .preserves_boundaries = true, .scheme = "memory"};
+  c->properties = {
+      .reliable = true, .ordered = true, .preserves_boundaries = true, .scheme = "memory"};
   return c;
 }
 
-template <class Codec> using framed = coronet::framed<memory_stream, Codec>;
+template <class Codec>
+using framed = coronet::framed<memory_stream, Codec>;
 
 // Sends `messages` from one end and receives them on the other.
 template <class Codec>
@@ -43,9 +45,10 @@ asio::awaitable<std::vector<std::string>> round_trip(framed<Codec>& tx, framed<C
 
 TEST_CASE("framed delivers whole messages whatever the reads and writes", "[unit][framed]") {
   const std::vector<std::string> messages = {"a", "", std::string(10000, 'b'), "end"};
-  auto faults = GENERATE(coronet::memory_stream_faults{}, coronet::memory_stream_faults{.read_chunk = 1},
-                         coronet::memory_stream_faults{.read_chunk = 7},
-                         coronet::memory_stream_faults{.write_chunk = 3});
+  auto faults =
+      GENERATE(coronet::memory_stream_faults{}, coronet::memory_stream_faults{.read_chunk = 1},
+               coronet::memory_stream_faults{.read_chunk = 7},
+               coronet::memory_stream_faults{.write_chunk = 3});
   asio::io_context io;
   auto [x, y] = memory_stream::make_pair(io.get_executor(), faults, faults);
   framed<coronet::length_prefixed_codec> tx(std::move(x), config()), rx(std::move(y), config());
@@ -56,7 +59,8 @@ TEST_CASE("framed with line framing", "[unit][framed]") {
   asio::io_context io;
   auto [x, y] = memory_stream::make_pair(io.get_executor(), {}, {.read_chunk = 2});
   framed<coronet::line_codec> tx(std::move(x), config()), rx(std::move(y), config());
-  CHECK(run(io, round_trip(tx, rx, {"one", "two", ""})) == std::vector<std::string>{"one", "two", ""});
+  CHECK(run(io, round_trip(tx, rx, {"one", "two", ""})) ==
+        std::vector<std::string>{"one", "two", ""});
   run(io, [](framed<coronet::line_codec>& tx) -> asio::awaitable<void> {
     auto r = co_await tx.send(coronet::message_view("a\nb"));
     CHECK(r.error() == coronet::errc::invalid_argument);
@@ -88,7 +92,8 @@ TEST_CASE("framed rejects a declared length over the limit before reading it", "
   auto [x, y] = memory_stream::make_pair(io.get_executor());
   coronet::options small;
   small.max_message = 100;
-  framed<coronet::length_prefixed_codec> tx(std::move(x), config()), rx(std::move(y), config(small));
+  framed<coronet::length_prefixed_codec> tx(std::move(x), config()),
+      rx(std::move(y), config(small));
   run(io, [](auto& tx, auto& rx) -> asio::awaitable<void> {
     auto r5 = co_await tx.send(coronet::message_view(std::string(101, 'x')));
     REQUIRE(r5);
@@ -114,7 +119,8 @@ TEST_CASE("framed reports a stream cut inside a message", "[unit][framed]") {
   }(x, rx));
 }
 
-TEST_CASE("framed: every failing operation yields an error, never a crash or hang", "[unit][framed]") {
+TEST_CASE("framed: every failing operation yields an error, never a crash or hang",
+          "[unit][framed]") {
   // Beast-style fail loop: fail operation 0, 1, 2, ... until the scenario passes.
   const std::vector<std::string> messages = {"first", std::string(5000, 'm'), "third"};
   bool passed = false;
@@ -130,7 +136,8 @@ TEST_CASE("framed: every failing operation yields an error, never a crash or han
       for (auto& want : messages) {
         auto m = co_await coronet::with_timeout(rx.receive(), std::chrono::milliseconds(200));
         if (!m) {
-          CHECK(m.error() != coronet::errc::timeout); // a write failure must surface, not hang the peer
+          CHECK(m.error() !=
+                coronet::errc::timeout); // a write failure must surface, not hang the peer
           co_return false;
         }
         CHECK(m->text() == want);

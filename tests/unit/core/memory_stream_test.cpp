@@ -47,7 +47,8 @@ TEST_CASE("memory_stream faults", "[unit][memory_stream]") {
   SECTION("write_chunk splits writes") {
     auto [a, b] = memory_stream::make_pair(io.get_executor(), {.write_chunk = 2});
     run(io, [](memory_stream& a, memory_stream& b) -> asio::awaitable<void> {
-      auto [ec, n] = co_await a.async_write_some(asio::buffer(std::string("abcdef")), coronet::detail::use_tuple);
+      auto [ec, n] = co_await a.async_write_some(asio::buffer(std::string("abcdef")),
+                                                 coronet::detail::use_tuple);
       CHECK_FALSE(ec);
       CHECK(n == 2u);
       CHECK(b.available() == 2u);
@@ -71,15 +72,17 @@ TEST_CASE("memory_stream faults", "[unit][memory_stream]") {
   SECTION("capacity makes a writer wait for the reader") {
     auto [a, b] = memory_stream::make_pair(io.get_executor(), {.capacity = 4});
     run(io, [](memory_stream& a, memory_stream& b) -> asio::awaitable<void> {
-      auto [ec, n] = co_await a.async_write_some(asio::buffer(std::string("abcdefgh")), coronet::detail::use_tuple);
+      auto [ec, n] = co_await a.async_write_some(asio::buffer(std::string("abcdefgh")),
+                                                 coronet::detail::use_tuple);
       CHECK(n == 4u);
       bool written = false;
-      asio::co_spawn(co_await asio::this_coro::executor,
-                     [](memory_stream& a, bool& written) -> asio::awaitable<void> {
-                       co_await a.write(asio::buffer(std::string("ijkl")));
-                       written = true;
-                     }(a, written),
-                     asio::detached);
+      asio::co_spawn(
+          co_await asio::this_coro::executor,
+          [](memory_stream& a, bool& written) -> asio::awaitable<void> {
+            co_await a.write(asio::buffer(std::string("ijkl")));
+            written = true;
+          }(a, written),
+          asio::detached);
       co_await coronet::test::sleep_for(std::chrono::milliseconds(5));
       CHECK_FALSE(written);
       char buf[8];
@@ -118,10 +121,12 @@ TEST_CASE("memory_stream read is cancellable", "[unit][memory_stream]") {
   asio::io_context io;
   auto [a, b] = memory_stream::make_pair(io.get_executor());
   run(io, [](memory_stream& b) -> asio::awaitable<void> {
-    auto r = co_await coronet::with_timeout(b.read_some(asio::mutable_buffer()), std::chrono::milliseconds(1));
+    auto r = co_await coronet::with_timeout(b.read_some(asio::mutable_buffer()),
+                                            std::chrono::milliseconds(1));
     (void)r;
     char buf[4];
-    auto timed = co_await coronet::with_timeout(b.read_some(asio::buffer(buf)), std::chrono::milliseconds(20));
+    auto timed = co_await coronet::with_timeout(b.read_some(asio::buffer(buf)),
+                                                std::chrono::milliseconds(20));
     REQUIRE_FALSE(timed);
     CHECK(timed.error() == coronet::errc::timeout);
   }(b));

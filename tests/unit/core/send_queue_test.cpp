@@ -69,11 +69,14 @@ TEST_CASE("send waits for room under the wait policy", "[unit][send_queue]") {
   run(f.io, [](slow_consumer_fixture& f) -> asio::awaitable<void> {
     co_await fill(*f.tx);
     bool sent = false;
-    asio::co_spawn(f.io, [](endpoint& tx, bool& sent) -> asio::awaitable<void> {
-      auto r = co_await tx.send(coronet::message_view(kilobyte));
-      CHECK(r);
-      sent = true;
-    }(*f.tx, sent), asio::detached);
+    asio::co_spawn(
+        f.io,
+        [](endpoint& tx, bool& sent) -> asio::awaitable<void> {
+          auto r = co_await tx.send(coronet::message_view(kilobyte));
+          CHECK(r);
+          sent = true;
+        }(*f.tx, sent),
+        asio::detached);
     co_await sleep_for(20ms);
     CHECK_FALSE(sent); // still waiting: nobody reads
     std::vector<char> sink(64 * 1024);
