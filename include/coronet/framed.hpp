@@ -156,6 +156,16 @@ private:
                                  message_kind::binary);
         }
         if (receiving_stopped) co_return fail(errc::closed);
+        // About to wait for input: send the replies queued so far first, as
+        // a hand-written read/write loop would, rather than after a read
+        // that will most likely find nothing.
+        if (flush_posted) {
+          start_write();
+          // Let the other ready connections run before reading again, as a
+          // posted write completion would: under load more input has then
+          // arrived, and the read does not come back empty (EAGAIN).
+          co_await asio::post(stream.get_executor(), asio::use_awaitable);
+        }
         make_room(step->wanted);
         auto [ec, n] = co_await stream.async_read_some(asio::buffer(rbuf.get() + rend, rcap - rend),
                                                        detail::use_tuple);
@@ -184,7 +194,9 @@ private:
       if (grow_hint && cap < opts().read_buffer_size)
         cap = std::min(cap * 2, opts().read_buffer_size);
       grow_hint = false;
-      if (need > cap) cap = wanted ? need : std::max(need, cap * 2);
+      // A known size gets room for one more read beyond it, so that reads
+      // are not cut at every message boundary.
+      if (need > cap) cap = wanted ? need + opts().read_buffer_size : std::max(need, cap * 2);
       if (cap != rcap) {
         std::unique_ptr<std::byte[]> bigger(new std::byte[cap]);
         if (have) std::memcpy(bigger.get(), rbuf.get() + rbegin, have);

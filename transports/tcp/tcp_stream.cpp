@@ -147,12 +147,12 @@ asio::awaitable<result<tcp_stream>> tcp_acceptor::accept() {
     if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
         !acceptor_.is_open())
       co_return fail(errc::closed);
-    // A connection that failed between SYN and accept (reset, aborted) or a
-    // transient resource shortage is not the listener's failure: go on.
-    if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
-      asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(10));
-      co_await pause.async_wait(detail::use_tuple);
-    }
+    // A connection that failed between SYN and accept is not the listener's
+    // failure: go on.  Anything else (out of descriptors, memory) gets a
+    // pause so that a persistent error does not spin the thread.
+    if (ec == asio::error::connection_aborted || ec == asio::error::connection_reset) continue;
+    asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(10));
+    co_await pause.async_wait(detail::use_tuple);
   }
 }
 

@@ -1,0 +1,75 @@
+#include "coronet_echo.hpp"
+
+#include <coronet/codec.hpp>
+#include <coronet/framed.hpp>
+#include <coronet/listener.hpp>
+#include <coronet/tcp.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/this_coro.hpp>
+
+#include <memory>
+
+namespace {
+
+using raw_tcp_endpoint = coronet::framed<coronet::tcp_stream, coronet::raw_codec>;
+
+template <class Endpoint>
+asio::awaitable<void> echo(Endpoint e) {
+  for (;;) {
+    auto m = co_await e.receive();
+    if (!m) break; // errc::closed once the load generator hangs up
+    if (!co_await e.send(*m)) break;
+  }
+  (void)co_await e.close();
+}
+
+asio::awaitable<void> accept_channels(std::shared_ptr<coronet::listener> listener, failure_log& failures) {
+  auto ex = co_await asio::this_coro::executor;
+  for (;;) {
+    auto ch = co_await listener->accept();
+    if (!ch) co_return; // errc::closed after stop_accepting
+    asio::co_spawn(ex, echo(std::move(*ch)), failures.handler());
+  }
+}
+
+asio::awaitable<void> accept_concrete(std::shared_ptr<coronet::tcp_acceptor> acceptor,
+                                      std::shared_ptr<const coronet::endpoint_config> config,
+                                      failure_log& failures) {
+  auto ex = co_await asio::this_coro::executor;
+  for (;;) {
+    auto stream = co_await acceptor->accept();
+    if (!stream) co_return;
+    asio::co_spawn(ex, echo(raw_tcp_endpoint(std::move(*stream), config)), failures.handler());
+  }
+}
+
+} // namespace
+
+coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures,
+                                                         std::string_view url) {
+  auto listening = coronet::listen(ctx.get_executor(), url);
+  if (!listening) return coronet::fail(listening.error());
+  auto listener = std::make_shared<coronet::listener>(std::move(*listening));
+  auto port = listener->port();
+  asio::co_spawn(ctx, accept_channels(listener, failures), failures.handler());
+  return asio_service{port, [listener] { listener->close(); }};
+}
+
+coronet::result<asio_service> serve_coronet_concrete_raw_echo(asio::io_context& ctx, failure_log& failures) {
+  // What listen("tcp://...?framing=raw") would build, spelled out.
+  auto config = std::make_shared<coronet::endpoint_config>();
+  config->options.framing = coronet::framing::raw;
+  config->properties = {.reliable = true,
+                        .ordered = true,
+                        .preserves_boundaries = false,
+                        .encrypted = false,
+                        .max_message_size = config->options.max_message,
+                        .scheme = "tcp"};
+  auto opened = coronet::tcp_acceptor::open(ctx.get_executor(), "127.0.0.1", 0, config->options);
+  if (!opened) return coronet::fail(opened.error());
+  auto acceptor = std::make_shared<coronet::tcp_acceptor>(std::move(*opened));
+  auto port = acceptor->port();
+  asio::co_spawn(ctx, accept_concrete(acceptor, config, failures), failures.handler());
+  return asio_service{port, [acceptor] { acceptor->close(); }};
+}

@@ -1,0 +1,23 @@
+// coronet_echo: the coronet echo servers the bench measures.
+//
+// All run the same loop, written once as a template over the endpoint type:
+//
+//   for (;;) { auto m = co_await e.receive(); if (!m) break; if (!co_await e.send(*m)) break; }
+//
+// over coronet::channel (type-erased, chosen by URL) or over the concrete
+// framed<tcp_stream, raw_codec>, so that the difference between those two
+// rows is the cost of the type erasure and nothing else.
+#pragma once
+
+#include "echo_server.hpp"
+
+#include <string_view>
+
+/// Echo over coronet::listen(url) and coronet::channel; `url` is a
+/// tcp://127.0.0.1:0 URL, its ?framing= picks the codec.
+coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures,
+                                                         std::string_view url);
+
+/// Echo over coronet::tcp_acceptor and framed<tcp_stream, raw_codec>
+/// directly, without a channel.
+coronet::result<asio_service> serve_coronet_concrete_raw_echo(asio::io_context& ctx, failure_log& failures);

@@ -1,0 +1,373 @@
+#include "load_generator.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr std::size_t read_chunk = 64 * 1024;
+constexpr int max_events = 256;
+// Level-triggered epoll brings a busy connection back on the next wait, so
+// a few reads per event keep one connection from starving the others.
+constexpr int reads_per_event = 4;
+constexpr int writes_per_flush = 4;
+// No single wait may overshoot a phase boundary by more than this.
+constexpr auto longest_wait = 50ms;
+
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15u;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+  return x ^ (x >> 31);
+}
+
+// Payloads are cut from a table of pseudo-random bytes, so that building a
+// 64 KiB message costs a memcpy rather than 8192 hashes.  The table's period
+// is prime, so windows at different offsets differ at almost every byte.
+constexpr std::size_t pattern_period = 65521;
+
+std::vector<std::byte> make_pattern(std::size_t longest_window) {
+  std::vector<std::byte> p(pattern_period + longest_window);
+  for (std::size_t i = 0; i < pattern_period; ++i) p[i] = std::byte(mix(i) >> 56);
+  for (std::size_t i = pattern_period; i < p.size(); ++i) p[i] = p[i - pattern_period];
+  return p;
+}
+
+// Message `seq` of connection `id` as it goes on the wire: the length header
+// if framed, then 8 bytes hashed from (id, seq), which make every message of
+// the run unique, then a window of the pattern at an offset hashed from
+// (id, seq), so that every byte depends on which message it belongs to.
+void fill_message(std::byte* out, std::uint32_t id, std::uint64_t seq, std::size_t payload,
+                  wire_framing framing, const std::vector<std::byte>& pattern) {
+  if (framing == wire_framing::length_prefixed) {
+    auto n = static_cast<std::uint32_t>(payload);
+    out[0] = std::byte(n >> 24);
+    out[1] = std::byte(n >> 16);
+    out[2] = std::byte(n >> 8);
+    out[3] = std::byte(n);
+    out += 4;
+  }
+  auto stamp = mix((std::uint64_t{id} << 40) ^ seq);
+  auto head = std::min<std::size_t>(sizeof stamp, payload);
+  std::memcpy(out, &stamp, head);
+  auto offset = static_cast<std::size_t>(mix(stamp) % pattern_period);
+  std::memcpy(out + head, pattern.data() + offset, payload - head);
+}
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+bool is_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
+
+// One connection's stream.  Messages all have the same wire size W, so
+// message `seq` starts at stream offset seq * W; the last `in_flight`
+// messages live in `ring` (in_flight * W bytes) at that offset modulo the
+// ring size, and both the writer and the checker read them from there.
+struct connection {
+  int fd = -1;
+  std::uint32_t id = 0;
+  std::vector<std::byte> ring;
+  std::vector<clock_type::time_point> queued_at; // per ring slot
+  std::uint64_t queued = 0;   // stream bytes generated
+  std::uint64_t written = 0;  // stream bytes handed to the kernel
+  std::uint64_t verified = 0; // stream bytes echoed and checked
+  bool polling_out = false;
+
+  bool open() const { return fd >= 0; }
+  std::uint64_t outstanding() const { return queued - verified; }
+};
+
+class session {
+public:
+  explicit session(const load_config& c)
+      : config_(c),
+        payload_size_(c.message_size),
+        wire_size_(c.message_size + (c.framing == wire_framing::length_prefixed ? 4 : 0)),
+        scratch_(new std::byte[read_chunk]),
+        pattern_(make_pattern(c.message_size)) {}
+
+  ~session() {
+    for (auto& c : conns_)
+      if (c.open()) ::close(c.fd);
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  }
+
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  load_report run() {
+    if (!set_up()) return std::move(report_);
+    auto start = clock_type::now();
+    auto measure_begin = start + config_.warmup;
+    auto measure_end = measure_begin + config_.duration;
+    for (auto& c : conns_) {
+      queue(c);
+      flush(c);
+    }
+    for (auto now = clock_type::now(); now < measure_end && open_count_ > 0; now = clock_type::now()) {
+      if (!measuring_ && now >= measure_begin) begin_measuring();
+      poll_once(measuring_ ? measure_end : measure_begin);
+    }
+    if (!measuring_) begin_measuring(); // every connection failed during warm-up
+    end_measuring();
+    drain();
+    return std::move(report_);
+  }
+
+private:
+  bool set_up() {
+    if (config_.connections < 1 || config_.in_flight < 1 || wire_size_ == 0 ||
+        (config_.framing == wire_framing::length_prefixed && payload_size_ > 0xffffffffu))
+      return fail_setup("invalid load configuration");
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) return fail_setup(errno_text("epoll_create1"));
+    conns_.resize(static_cast<std::size_t>(config_.connections));
+    auto deadline = clock_type::now() + config_.connect_timeout;
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+      auto& c = conns_[i];
+      c.id = static_cast<std::uint32_t>(i);
+      c.ring.resize(static_cast<std::size_t>(config_.in_flight) * wire_size_);
+      c.queued_at.resize(static_cast<std::size_t>(config_.in_flight));
+      if (auto why = connect_one(c, deadline); !why.empty()) return fail_setup(why);
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u32 = c.id;
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev) != 0) return fail_setup(errno_text("epoll_ctl"));
+      ++open_count_;
+    }
+    return true;
+  }
+
+  // A non-blocking connect awaited with poll(), so that a server that never
+  // accepts cannot hold the generator past the deadline.
+  std::string connect_one(connection& c, clock_type::time_point deadline) {
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) return errno_text("socket");
+    int one = 1;
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(config_.port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0) return {};
+    if (errno != EINPROGRESS) return errno_text("connect");
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_type::now());
+    pollfd p{c.fd, POLLOUT, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    if (ready == 0) return "connect to 127.0.0.1:" + std::to_string(config_.port) + " timed out";
+    if (ready < 0) return errno_text("poll");
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return "connect to 127.0.0.1:" + std::to_string(config_.port) + ": " + std::strerror(err);
+    return {};
+  }
+
+  bool fail_setup(std::string why) {
+    ++report_.errors;
+    if (report_.first_error.empty()) report_.first_error = std::move(why);
+    return false;
+  }
+
+  void fail(connection& c, std::string why) {
+    ++report_.errors;
+    if (report_.first_error.empty()) report_.first_error = "connection " + std::to_string(c.id) + ": " + why;
+    ::close(c.fd); // also leaves the epoll set
+    c.fd = -1;
+    --open_count_;
+  }
+
+  void begin_measuring() {
+    if (config_.on_measure_begin) config_.on_measure_begin();
+    report_.latency.clear();
+    report_.messages = 0;
+    report_.payload_bytes = 0;
+    measuring_ = true;
+    measured_from_ = clock_type::now();
+  }
+
+  void end_measuring() {
+    report_.measured = clock_type::now() - measured_from_;
+    measuring_ = false;
+    sending_ = false;
+    if (config_.on_measure_end) config_.on_measure_end();
+  }
+
+  void drain() {
+    auto deadline = clock_type::now() + config_.drain_timeout;
+    auto waiting = [&] {
+      return std::any_of(conns_.begin(), conns_.end(),
+                         [](const connection& c) { return c.open() && c.outstanding() > 0; });
+    };
+    while (open_count_ > 0 && waiting() && clock_type::now() < deadline) poll_once(deadline);
+    for (auto& c : conns_)
+      if (c.open() && c.outstanding() > 0)
+        fail(c, std::to_string(c.outstanding()) + " bytes never echoed (drain timed out)");
+  }
+
+  // One epoll_wait, at most until `until` (and never longer than
+  // longest_wait), and the events it returned.
+  void poll_once(clock_type::time_point until) {
+    auto left = std::clamp<clock_type::duration>(until - clock_type::now(), 0ns, longest_wait);
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    std::array<epoll_event, max_events> events;
+    int n = ::epoll_wait(epoll_fd_, events.data(), max_events, static_cast<int>(ms));
+    if (n < 0) {
+      if (errno == EINTR) return;
+      auto why = errno_text("epoll_wait");
+      for (auto& c : conns_)
+        if (c.open()) fail(c, why);
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      auto& c = conns_[events[static_cast<std::size_t>(i)].data.u32];
+      auto what = events[static_cast<std::size_t>(i)].events;
+      if (c.open() && (what & (EPOLLIN | EPOLLERR | EPOLLHUP))) on_readable(c);
+      if (c.open() && (what & EPOLLOUT)) flush(c);
+    }
+  }
+
+  void on_readable(connection& c) {
+    for (int i = 0; i < reads_per_event; ++i) {
+      auto n = ::recv(c.fd, scratch_.get(), read_chunk, MSG_DONTWAIT);
+      if (n > 0) {
+        check_echo(c, static_cast<std::size_t>(n), clock_type::now());
+        if (!c.open()) return;
+        if (static_cast<std::size_t>(n) < read_chunk) break;
+        continue;
+      }
+      if (n == 0) return fail(c, "the server closed the connection");
+      if (is_would_block(errno)) break;
+      if (errno == EINTR) continue;
+      return fail(c, errno_text("recv"));
+    }
+    if (sending_) queue(c);
+    flush(c);
+  }
+
+  void check_echo(connection& c, std::size_t n, clock_type::time_point now) {
+    const std::byte* in = scratch_.get();
+    if (n > c.written - c.verified)
+      return fail(c, "received " + std::to_string(n) + " bytes, only " +
+                         std::to_string(c.written - c.verified) + " were outstanding");
+    for (std::size_t done = 0; done < n;) {
+      auto at = static_cast<std::size_t>((c.verified + done) % c.ring.size());
+      auto len = std::min(n - done, c.ring.size() - at);
+      if (std::memcmp(in + done, c.ring.data() + at, len) != 0) return report_mismatch(c, in, done, at, len);
+      done += len;
+    }
+    auto end = c.verified + n;
+    for (auto seq = c.verified / wire_size_; (seq + 1) * wire_size_ <= end; ++seq) {
+      if (!measuring_) continue;
+      auto slot = static_cast<std::size_t>(seq % c.queued_at.size());
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.queued_at[slot]).count();
+      report_.latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)));
+      ++report_.messages;
+      report_.payload_bytes += payload_size_;
+    }
+    c.verified = end;
+  }
+
+  void report_mismatch(connection& c, const std::byte* in, std::size_t done, std::size_t at, std::size_t len) {
+    std::size_t i = 0;
+    while (i < len && in[done + i] == c.ring[at + i]) ++i;
+    auto position = c.verified + done + i;
+    auto offset = static_cast<std::size_t>(position % wire_size_);
+    bool header = config_.framing == wire_framing::length_prefixed && offset < 4;
+    char text[160];
+    std::snprintf(text, sizeof text, "echo mismatch in message %llu at byte %zu (%s): expected 0x%02x, got 0x%02x",
+                  static_cast<unsigned long long>(position / wire_size_), offset,
+                  header ? "length header" : "payload", static_cast<unsigned>(c.ring[at + i]),
+                  static_cast<unsigned>(in[done + i]));
+    fail(c, text);
+  }
+
+  // Fills every free slot (a slot is free once the echo of the message that
+  // used it has been checked in full), then stamps the new messages: their
+  // latency starts once they are ready to be written, not while we build them.
+  void queue(connection& c) {
+    auto first = c.queued / wire_size_;
+    while (c.outstanding() + wire_size_ <= c.ring.size()) {
+      auto seq = c.queued / wire_size_;
+      auto slot = static_cast<std::size_t>(seq % c.queued_at.size());
+      fill_message(c.ring.data() + slot * wire_size_, c.id, seq, payload_size_, config_.framing, pattern_);
+      c.queued += wire_size_;
+    }
+    auto now = clock_type::now();
+    for (auto seq = first; seq < c.queued / wire_size_; ++seq) c.queued_at[seq % c.queued_at.size()] = now;
+  }
+
+  void flush(connection& c) {
+    for (int i = 0; i < writes_per_flush && c.written < c.queued; ++i) {
+      auto at = static_cast<std::size_t>(c.written % c.ring.size());
+      auto left = static_cast<std::size_t>(c.queued - c.written);
+      iovec parts[2];
+      parts[0] = {c.ring.data() + at, std::min(left, c.ring.size() - at)};
+      parts[1] = {c.ring.data(), left - parts[0].iov_len};
+      msghdr m{};
+      m.msg_iov = parts;
+      m.msg_iovlen = parts[1].iov_len ? 2 : 1;
+      auto n = ::sendmsg(c.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (is_would_block(errno)) break;
+        if (errno == EINTR) continue;
+        return fail(c, errno_text("send"));
+      }
+      c.written += static_cast<std::uint64_t>(n);
+    }
+    set_polling_out(c, c.written < c.queued);
+  }
+
+  void set_polling_out(connection& c, bool on) {
+    if (c.polling_out == on) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
+    ev.data.u32 = c.id;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev) != 0) return fail(c, errno_text("epoll_ctl"));
+    c.polling_out = on;
+  }
+
+  const load_config& config_;
+  std::size_t payload_size_;
+  std::size_t wire_size_;
+  std::unique_ptr<std::byte[]> scratch_;
+  std::vector<std::byte> pattern_;
+  std::vector<connection> conns_;
+  int epoll_fd_ = -1;
+  int open_count_ = 0;
+  bool sending_ = true;
+  bool measuring_ = false;
+  clock_type::time_point measured_from_{};
+  load_report report_;
+};
+
+} // namespace
+
+double load_report::messages_per_second() const {
+  auto s = std::chrono::duration<double>(measured).count();
+  return s > 0 ? static_cast<double>(messages) / s : 0.0;
+}
+
+double load_report::megabytes_per_second() const {
+  auto s = std::chrono::duration<double>(measured).count();
+  return s > 0 ? static_cast<double>(payload_bytes) / s / 1e6 : 0.0;
+}
+
+load_report load_generator::run() const { return session(config_).run(); }
