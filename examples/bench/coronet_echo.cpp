@@ -24,7 +24,8 @@ asio::awaitable<void> echo(Endpoint e) {
   (void)co_await e.close();
 }
 
-asio::awaitable<void> accept_channels(std::shared_ptr<coronet::listener> listener, failure_log& failures) {
+asio::awaitable<void> accept_channels(std::shared_ptr<coronet::listener> listener,
+                                      failure_log& failures) {
   auto ex = co_await asio::this_coro::executor;
   for (;;) {
     auto ch = co_await listener->accept();
@@ -46,8 +47,8 @@ asio::awaitable<void> accept_concrete(std::shared_ptr<coronet::tcp_acceptor> acc
 
 } // namespace
 
-coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures,
-                                                         std::string_view url) {
+coronet::result<asio_service>
+serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures, std::string_view url) {
   auto listening = coronet::listen(ctx.get_executor(), url);
   if (!listening) return coronet::fail(listening.error());
   auto listener = std::make_shared<coronet::listener>(std::move(*listening));
@@ -56,7 +57,8 @@ coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx, 
   return asio_service{port, [listener] { listener->close(); }};
 }
 
-coronet::result<asio_service> serve_coronet_concrete_raw_echo(asio::io_context& ctx, failure_log& failures) {
+coronet::result<asio_service> serve_coronet_concrete_raw_echo(asio::io_context& ctx,
+                                                              failure_log& failures) {
   // What listen("tcp://...?framing=raw") would build, spelled out.
   auto config = std::make_shared<coronet::endpoint_config>();
   config->options.framing = coronet::framing::raw;

@@ -15,9 +15,10 @@
 
 /// Echo over coronet::listen(url) and coronet::channel; `url` is a
 /// tcp://127.0.0.1:0 URL, its ?framing= picks the codec.
-coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures,
-                                                         std::string_view url);
+coronet::result<asio_service>
+serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures, std::string_view url);
 
 /// Echo over coronet::tcp_acceptor and framed<tcp_stream, raw_codec>
 /// directly, without a channel.
-coronet::result<asio_service> serve_coronet_concrete_raw_echo(asio::io_context& ctx, failure_log& failures);
+coronet::result<asio_service> serve_coronet_concrete_raw_echo(asio::io_context& ctx,
+                                                              failure_log& failures);

@@ -23,7 +23,8 @@ void failure_log::record(std::exception_ptr e) {
 namespace {
 
 std::string forced_message(std::chrono::milliseconds grace) {
-  return "still running " + std::to_string(grace.count()) + " ms after its clients left; stopped by force";
+  return "still running " + std::to_string(grace.count()) +
+         " ms after its clients left; stopped by force";
 }
 
 class asio_echo_server final : public echo_server {

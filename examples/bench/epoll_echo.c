@@ -48,8 +48,10 @@ static int watch(struct epoll_echo* s, int op, int fd, uint32_t events, struct s
 
 static void drop(struct epoll_echo* s, struct connection* c) {
   close(c->fd); /* also leaves the epoll set */
-  if (c->prev) c->prev->next = c->next;
-  else s->connections = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->connections = c->next;
   if (c->next) c->next->prev = c->prev;
   free(c->pending);
   free(c);
@@ -123,8 +125,10 @@ static void on_readable(struct epoll_echo* s, struct connection* c) {
 
 static void on_writable(struct epoll_echo* s, struct connection* c) {
   int r = write_pending(c);
-  if (r < 0) drop(s, c);
-  else if (r == 0 && watch(s, EPOLL_CTL_MOD, c->fd, EPOLLIN, &c->source) != 0) drop(s, c);
+  if (r < 0)
+    drop(s, c);
+  else if (r == 0 && watch(s, EPOLL_CTL_MOD, c->fd, EPOLLIN, &c->source) != 0)
+    drop(s, c);
 }
 
 epoll_echo* epoll_echo_create(void) {
@@ -181,8 +185,10 @@ int epoll_echo_run(epoll_echo* s) {
         /* A dropped connection is freed at once, but only its own event
          * pointed at it: epoll_wait reports each fd once per call. */
         struct connection* c = (struct connection*)src;
-        if (c->pending_end > c->pending_begin) on_writable(s, c); /* waiting for EPOLLOUT */
-        else on_readable(s, c); /* EPOLLIN, EPOLLHUP, EPOLLERR: recv tells which */
+        if (c->pending_end > c->pending_begin)
+          on_writable(s, c); /* waiting for EPOLLOUT */
+        else
+          on_readable(s, c); /* EPOLLIN, EPOLLHUP, EPOLLERR: recv tells which */
       }
     }
   }

@@ -10,7 +10,8 @@
 std::size_t latency_histogram::bucket_of(std::uint64_t ns) noexcept {
   if (ns < 64) return static_cast<std::size_t>(ns);
   auto shift = static_cast<unsigned>(std::bit_width(ns)) - 1 - sub_bucket_bits;
-  return (static_cast<std::size_t>(shift) << sub_bucket_bits) + static_cast<std::size_t>(ns >> shift);
+  return (static_cast<std::size_t>(shift) << sub_bucket_bits) +
+         static_cast<std::size_t>(ns >> shift);
 }
 
 std::uint64_t latency_histogram::lowest_in(std::size_t bucket) noexcept {
@@ -39,7 +40,8 @@ void latency_histogram::clear() noexcept {
 
 std::uint64_t latency_histogram::percentile(double q) const noexcept {
   if (count_ == 0) return 0;
-  auto rank = static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_)));
+  auto rank =
+      static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_)));
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
   std::uint64_t seen = 0;
   for (std::size_t b = 0; b < bucket_count; ++b) {

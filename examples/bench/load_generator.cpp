@@ -85,9 +85,9 @@ struct connection {
   std::uint32_t id = 0;
   std::vector<std::byte> ring;
   std::vector<clock_type::time_point> queued_at; // per ring slot
-  std::uint64_t queued = 0;   // stream bytes generated
-  std::uint64_t written = 0;  // stream bytes handed to the kernel
-  std::uint64_t verified = 0; // stream bytes echoed and checked
+  std::uint64_t queued = 0;                      // stream bytes generated
+  std::uint64_t written = 0;                     // stream bytes handed to the kernel
+  std::uint64_t verified = 0;                    // stream bytes echoed and checked
   bool polling_out = false;
 
   bool open() const { return fd >= 0; }
@@ -97,11 +97,9 @@ struct connection {
 class session {
 public:
   explicit session(const load_config& c)
-      : config_(c),
-        payload_size_(c.message_size),
+      : config_(c), payload_size_(c.message_size),
         wire_size_(c.message_size + (c.framing == wire_framing::length_prefixed ? 4 : 0)),
-        scratch_(new std::byte[read_chunk]),
-        pattern_(make_pattern(c.message_size)) {}
+        scratch_(new std::byte[read_chunk]), pattern_(make_pattern(c.message_size)) {}
 
   ~session() {
     for (auto& c : conns_)
@@ -121,7 +119,8 @@ public:
       queue(c);
       flush(c);
     }
-    for (auto now = clock_type::now(); now < measure_end && open_count_ > 0; now = clock_type::now()) {
+    for (auto now = clock_type::now(); now < measure_end && open_count_ > 0;
+         now = clock_type::now()) {
       if (!measuring_ && now >= measure_begin) begin_measuring();
       poll_once(measuring_ ? measure_end : measure_begin);
     }
@@ -149,7 +148,8 @@ private:
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u32 = c.id;
-      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev) != 0) return fail_setup(errno_text("epoll_ctl"));
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &ev) != 0)
+        return fail_setup(errno_text("epoll_ctl"));
       ++open_count_;
     }
     return true;
@@ -176,7 +176,8 @@ private:
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return "connect to 127.0.0.1:" + std::to_string(config_.port) + ": " + std::strerror(err);
+    if (err != 0)
+      return "connect to 127.0.0.1:" + std::to_string(config_.port) + ": " + std::strerror(err);
     return {};
   }
 
@@ -188,7 +189,8 @@ private:
 
   void fail(connection& c, std::string why) {
     ++report_.errors;
-    if (report_.first_error.empty()) report_.first_error = "connection " + std::to_string(c.id) + ": " + why;
+    if (report_.first_error.empty())
+      report_.first_error = "connection " + std::to_string(c.id) + ": " + why;
     ::close(c.fd); // also leaves the epoll set
     c.fd = -1;
     --open_count_;
@@ -270,14 +272,16 @@ private:
     for (std::size_t done = 0; done < n;) {
       auto at = static_cast<std::size_t>((c.verified + done) % c.ring.size());
       auto len = std::min(n - done, c.ring.size() - at);
-      if (std::memcmp(in + done, c.ring.data() + at, len) != 0) return report_mismatch(c, in, done, at, len);
+      if (std::memcmp(in + done, c.ring.data() + at, len) != 0)
+        return report_mismatch(c, in, done, at, len);
       done += len;
     }
     auto end = c.verified + n;
     for (auto seq = c.verified / wire_size_; (seq + 1) * wire_size_ <= end; ++seq) {
       if (!measuring_) continue;
       auto slot = static_cast<std::size_t>(seq % c.queued_at.size());
-      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.queued_at[slot]).count();
+      auto ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.queued_at[slot]).count();
       report_.latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)));
       ++report_.messages;
       report_.payload_bytes += payload_size_;
@@ -285,14 +289,16 @@ private:
     c.verified = end;
   }
 
-  void report_mismatch(connection& c, const std::byte* in, std::size_t done, std::size_t at, std::size_t len) {
+  void report_mismatch(connection& c, const std::byte* in, std::size_t done, std::size_t at,
+                       std::size_t len) {
     std::size_t i = 0;
     while (i < len && in[done + i] == c.ring[at + i]) ++i;
     auto position = c.verified + done + i;
     auto offset = static_cast<std::size_t>(position % wire_size_);
     bool header = config_.framing == wire_framing::length_prefixed && offset < 4;
     char text[160];
-    std::snprintf(text, sizeof text, "echo mismatch in message %llu at byte %zu (%s): expected 0x%02x, got 0x%02x",
+    std::snprintf(text, sizeof text,
+                  "echo mismatch in message %llu at byte %zu (%s): expected 0x%02x, got 0x%02x",
                   static_cast<unsigned long long>(position / wire_size_), offset,
                   header ? "length header" : "payload", static_cast<unsigned>(c.ring[at + i]),
                   static_cast<unsigned>(in[done + i]));
@@ -307,11 +313,13 @@ private:
     while (c.outstanding() + wire_size_ <= c.ring.size()) {
       auto seq = c.queued / wire_size_;
       auto slot = static_cast<std::size_t>(seq % c.queued_at.size());
-      fill_message(c.ring.data() + slot * wire_size_, c.id, seq, payload_size_, config_.framing, pattern_);
+      fill_message(c.ring.data() + slot * wire_size_, c.id, seq, payload_size_, config_.framing,
+                   pattern_);
       c.queued += wire_size_;
     }
     auto now = clock_type::now();
-    for (auto seq = first; seq < c.queued / wire_size_; ++seq) c.queued_at[seq % c.queued_at.size()] = now;
+    for (auto seq = first; seq < c.queued / wire_size_; ++seq)
+      c.queued_at[seq % c.queued_at.size()] = now;
   }
 
   void flush(connection& c) {
@@ -340,7 +348,8 @@ private:
     epoll_event ev{};
     ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
     ev.data.u32 = c.id;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev) != 0) return fail(c, errno_text("epoll_ctl"));
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev) != 0)
+      return fail(c, errno_text("epoll_ctl"));
     c.polling_out = on;
   }
 

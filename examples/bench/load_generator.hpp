@@ -42,8 +42,8 @@ enum class wire_framing {
 struct load_config {
   std::uint16_t port = 0; ///< on 127.0.0.1
   int connections = 1;
-  int in_flight = 1;              ///< messages outstanding per connection
-  std::size_t message_size = 64;  ///< payload bytes per message
+  int in_flight = 1;             ///< messages outstanding per connection
+  std::size_t message_size = 64; ///< payload bytes per message
   wire_framing framing = wire_framing::raw;
   std::chrono::nanoseconds warmup = std::chrono::milliseconds(500);
   std::chrono::nanoseconds duration = std::chrono::seconds(3);
@@ -58,9 +58,9 @@ struct load_report {
   std::uint64_t messages = 0;      ///< echoes completed during the measured interval
   std::uint64_t payload_bytes = 0; ///< their payload bytes (length headers not counted)
   std::chrono::nanoseconds measured{0};
-  latency_histogram latency;       ///< of those messages, in nanoseconds
-  std::uint64_t errors = 0;        ///< see the file comment
-  std::string first_error;         ///< what went wrong first, for the log
+  latency_histogram latency; ///< of those messages, in nanoseconds
+  std::uint64_t errors = 0;  ///< see the file comment
+  std::string first_error;   ///< what went wrong first, for the log
 
   double messages_per_second() const;
   /// 10^6 payload bytes echoed per second.

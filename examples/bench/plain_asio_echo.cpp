@@ -18,9 +18,11 @@ asio::awaitable<void> echo(tcp::socket socket) {
   // Lives as long as the connection; one allocation, never resized.
   auto buffer = std::make_unique<char[]>(64 * 1024);
   for (;;) {
-    auto [read_error, n] = co_await socket.async_read_some(asio::buffer(buffer.get(), 64 * 1024), use_tuple);
+    auto [read_error, n] =
+        co_await socket.async_read_some(asio::buffer(buffer.get(), 64 * 1024), use_tuple);
     if (read_error) co_return;
-    auto [write_error, written] = co_await asio::async_write(socket, asio::buffer(buffer.get(), n), use_tuple);
+    auto [write_error, written] =
+        co_await asio::async_write(socket, asio::buffer(buffer.get(), n), use_tuple);
     if (write_error) co_return;
   }
 }

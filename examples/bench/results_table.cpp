@@ -23,7 +23,8 @@ constexpr target targets[] = {
     {"", "coronet-channel-raw", "asio-plain", metric::messages_per_second, 0.95},
     {"", "coronet-channel-raw", "asio-plain", metric::p99, 1.05},
     {"", "coronet-channel-raw", "asio-plain", metric::cpu_per_message, 1.05},
-    {"pipelined-64", "coronet-channel-length", "coronet-channel-raw", metric::messages_per_second, 0.90},
+    {"pipelined-64", "coronet-channel-length", "coronet-channel-raw", metric::messages_per_second,
+     0.90},
     {"", "coronet-channel-raw", "coronet-concrete-raw", metric::messages_per_second, 0.95},
 };
 
@@ -59,8 +60,10 @@ std::optional<double> ratio(const measurement& m, const measurement* base, metri
 }
 
 void print_ratio(std::optional<double> r, int width) {
-  if (r) std::printf(" %*.2f", width, *r);
-  else std::printf(" %*s", width, "-");
+  if (r)
+    std::printf(" %*.2f", width, *r);
+  else
+    std::printf(" %*s", width, "-");
 }
 
 } // namespace
@@ -68,12 +71,14 @@ void print_ratio(std::optional<double> r, int width) {
 void print_table(const scenario_results& results, const run_settings& settings) {
   auto& s = *results.what;
   auto plural = [](int n) { return n == 1 ? "" : "s"; };
-  std::printf("\n%s: %d connection%s x %d in flight, %zu B messages (best of %d run%s, %.2f s measured each)\n",
-              std::string(s.name).c_str(), s.connections, plural(s.connections), s.in_flight, s.message_size,
-              settings.rounds, plural(settings.rounds), settings.duration.count());
-  std::printf("%-24s %10s %9s %8s %8s %8s %10s | vs %s: %6s %6s %7s | busy  srv  gen | wait  srv  gen\n",
-              "server", "msgs/s", "MB/s", "p50 us", "p99 us", "p999 us", "CPU us/msg",
-              std::string(reference_server).c_str(), "msgs/s", "p99", "CPU/msg");
+  std::printf("\n%s: %d connection%s x %d in flight, %zu B messages (best of %d run%s, %.2f s "
+              "measured each)\n",
+              std::string(s.name).c_str(), s.connections, plural(s.connections), s.in_flight,
+              s.message_size, settings.rounds, plural(settings.rounds), settings.duration.count());
+  std::printf(
+      "%-24s %10s %9s %8s %8s %8s %10s | vs %s: %6s %6s %7s | busy  srv  gen | wait  srv  gen\n",
+      "server", "msgs/s", "MB/s", "p50 us", "p99 us", "p999 us", "CPU us/msg",
+      std::string(reference_server).c_str(), "msgs/s", "p99", "CPU/msg");
   auto* base = find(results, reference_server);
   auto ratio_indent = static_cast<int>(reference_server.size()) + 4; // under "vs asio-plain:"
   bool any_contended = false, any_generator_bound = false;
@@ -82,23 +87,29 @@ void print_table(const scenario_results& results, const run_settings& settings) 
     bool generator_bound = m.ran && !contended && m.generator_bound();
     any_contended = any_contended || contended;
     any_generator_bound = any_generator_bound || generator_bound;
-    std::printf("%-23s%c", std::string(m.server).c_str(), contended ? '*' : generator_bound ? '!' : ' ');
+    std::printf("%-23s%c", std::string(m.server).c_str(),
+                contended         ? '*'
+                : generator_bound ? '!'
+                                  : ' ');
     if (!m.ran) {
       std::printf(" %10s\n", "failed");
       continue;
     }
-    std::printf(" %10.0f %9.1f %8.1f %8.1f %8.1f %10.2f |%*s", m.messages_per_second, m.megabytes_per_second,
-                m.p50_us, m.p99_us, m.p999_us, m.cpu_us_per_message, ratio_indent, "");
+    std::printf(" %10.0f %9.1f %8.1f %8.1f %8.1f %10.2f |%*s", m.messages_per_second,
+                m.megabytes_per_second, m.p50_us, m.p99_us, m.p999_us, m.cpu_us_per_message,
+                ratio_indent, "");
     print_ratio(ratio(m, base, metric::messages_per_second), 6);
     print_ratio(ratio(m, base, metric::p99), 6);
     print_ratio(ratio(m, base, metric::cpu_per_message), 7);
-    std::printf(" |     %3.0f%% %3.0f%% |     %3.0f%% %3.0f%%\n", 100 * m.server_busy, 100 * m.generator_busy,
-                100 * m.server_wait, 100 * m.generator_wait);
+    std::printf(" |     %3.0f%% %3.0f%% |     %3.0f%% %3.0f%%\n", 100 * m.server_busy,
+                100 * m.generator_busy, 100 * m.server_wait, 100 * m.generator_wait);
   }
   if (any_contended)
-    std::printf("* a thread waited for a CPU over 5%% of the interval: another process took it; treat as noise\n");
+    std::printf("* a thread waited for a CPU over 5%% of the interval: another process took it; "
+                "treat as noise\n");
   if (any_generator_bound)
-    std::printf("! the load generator was saturated (busy > 95%%): the server may be faster than shown\n");
+    std::printf(
+        "! the load generator was saturated (busy > 95%%): the server may be faster than shown\n");
 }
 
 void print_targets(const std::vector<scenario_results>& all) {
@@ -116,11 +127,13 @@ void print_targets(const std::vector<scenario_results>& all) {
       bool pass = higher_is_better ? *got >= t.bound : *got <= t.bound;
       bool noisy = server->contended() || versus->contended();
       bool saturated = server->generator_bound() || versus->generator_bound();
-      std::printf("  %-14s %-22s / %-22s %-8s %6.3f %s %.2f  %s%s\n", std::string(r.what->name).c_str(),
-                  std::string(t.server).c_str(), std::string(t.versus).c_str(),
-                  std::string(label_of(t.what)).c_str(), *got, higher_is_better ? ">=" : "<=", t.bound,
-                  pass ? "PASS" : "MISS",
-                  noisy ? "  (contended run)" : saturated ? "  (generator-bound)" : "");
+      std::printf("  %-14s %-22s / %-22s %-8s %6.3f %s %.2f  %s%s\n",
+                  std::string(r.what->name).c_str(), std::string(t.server).c_str(),
+                  std::string(t.versus).c_str(), std::string(label_of(t.what)).c_str(), *got,
+                  higher_is_better ? ">=" : "<=", t.bound, pass ? "PASS" : "MISS",
+                  noisy       ? "  (contended run)"
+                  : saturated ? "  (generator-bound)"
+                              : "");
       ++shown;
     }
   }

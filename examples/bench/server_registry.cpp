@@ -11,18 +11,23 @@ const server_kind kinds[] = {
     {"asio-plain", "Asio coroutines, read_some + async_write (the reference)", wire_framing::raw,
      [](int cpu) { return start_asio_server("asio-plain", cpu, serve_plain_asio_echo); }},
     {"coronet-concrete-raw", "framed<tcp_stream, raw_codec>, no type erasure", wire_framing::raw,
-     [](int cpu) { return start_asio_server("coronet-concrete-raw", cpu, serve_coronet_concrete_raw_echo); }},
+     [](int cpu) {
+       return start_asio_server("coronet-concrete-raw", cpu, serve_coronet_concrete_raw_echo);
+     }},
     {"coronet-channel-raw", "coronet::channel over tcp://...?framing=raw", wire_framing::raw,
      [](int cpu) {
-       return start_asio_server("coronet-channel-raw", cpu, [](asio::io_context& ctx, failure_log& f) {
-         return serve_coronet_channel_echo(ctx, f, "tcp://127.0.0.1:0?framing=raw");
-       });
+       return start_asio_server(
+           "coronet-channel-raw", cpu, [](asio::io_context& ctx, failure_log& f) {
+             return serve_coronet_channel_echo(ctx, f, "tcp://127.0.0.1:0?framing=raw");
+           });
      }},
-    {"coronet-channel-length", "coronet::channel over tcp:// (u32 length prefix)", wire_framing::length_prefixed,
+    {"coronet-channel-length", "coronet::channel over tcp:// (u32 length prefix)",
+     wire_framing::length_prefixed,
      [](int cpu) {
-       return start_asio_server("coronet-channel-length", cpu, [](asio::io_context& ctx, failure_log& f) {
-         return serve_coronet_channel_echo(ctx, f, "tcp://127.0.0.1:0");
-       });
+       return start_asio_server("coronet-channel-length", cpu,
+                                [](asio::io_context& ctx, failure_log& f) {
+                                  return serve_coronet_channel_echo(ctx, f, "tcp://127.0.0.1:0");
+                                });
      }},
 };
 

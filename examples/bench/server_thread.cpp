@@ -53,7 +53,8 @@ server_thread::~server_thread() { join(); }
 
 thread_usage server_thread::usage() const {
   if (!have_clock_) return {};
-  return {read_clock(clock_), run_queue_wait("/proc/self/task/" + std::to_string(tid_) + "/schedstat")};
+  return {read_clock(clock_),
+          run_queue_wait("/proc/self/task/" + std::to_string(tid_) + "/schedstat")};
 }
 
 bool server_thread::wait_for_exit(std::chrono::milliseconds limit) {

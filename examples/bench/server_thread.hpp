@@ -20,8 +20,9 @@
 
 /// A thread's scheduler totals at one moment.
 struct thread_usage {
-  std::chrono::nanoseconds on_cpu{0};  ///< user + system CPU time
-  std::chrono::nanoseconds waiting{0}; ///< runnable but waiting for a CPU (0 if the kernel does not say)
+  std::chrono::nanoseconds on_cpu{0}; ///< user + system CPU time
+  std::chrono::nanoseconds waiting{
+      0}; ///< runnable but waiting for a CPU (0 if the kernel does not say)
 };
 
 /// What was used between two readings.

@@ -38,8 +38,8 @@ struct placement {
 };
 
 // The row of a run that completed with every echo verified.
-measurement summarize(std::string_view server, const load_report& report, const thread_usage& server_used,
-                      const thread_usage& generator_used) {
+measurement summarize(std::string_view server, const load_report& report,
+                      const thread_usage& server_used, const thread_usage& generator_used) {
   auto us = [&](double q) { return static_cast<double>(report.latency.percentile(q)) / 1e3; };
   auto share = [&](std::chrono::nanoseconds part) {
     return static_cast<double>(part.count()) / static_cast<double>(report.measured.count());
@@ -73,32 +73,35 @@ measurement run_once(const scenario& s, const server_kind& kind, const run_setti
   auto& server = **started;
   // The hooks run on the generator's thread, so current_thread_usage() is the generator's.
   thread_usage server_begin, server_end, generator_begin, generator_end;
-  load_config config{.port = server.port(),
-                     .connections = s.connections,
-                     .in_flight = s.in_flight,
-                     .message_size = s.message_size,
-                     .framing = kind.framing,
-                     .warmup = std::chrono::duration_cast<std::chrono::nanoseconds>(settings.warmup),
-                     .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(settings.duration),
-                     .on_measure_begin =
-                         [&] {
-                           server_begin = server.usage();
-                           generator_begin = current_thread_usage();
-                         },
-                     .on_measure_end =
-                         [&] {
-                           generator_end = current_thread_usage();
-                           server_end = server.usage();
-                         }};
+  load_config config{
+      .port = server.port(),
+      .connections = s.connections,
+      .in_flight = s.in_flight,
+      .message_size = s.message_size,
+      .framing = kind.framing,
+      .warmup = std::chrono::duration_cast<std::chrono::nanoseconds>(settings.warmup),
+      .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(settings.duration),
+      .on_measure_begin =
+          [&] {
+            server_begin = server.usage();
+            generator_begin = current_thread_usage();
+          },
+      .on_measure_end =
+          [&] {
+            generator_end = current_thread_usage();
+            server_end = server.usage();
+          }};
   auto report = load_generator(std::move(config)).run();
-  if (auto trouble = server.stop(stop_grace); !trouble.empty()) problems.push_back(name + ": " + trouble);
+  if (auto trouble = server.stop(stop_grace); !trouble.empty())
+    problems.push_back(name + ": " + trouble);
   if (report.errors > 0) {
     problems.push_back(name + " in " + std::string(s.name) + ": " + std::to_string(report.errors) +
                        " echo error(s); first: " + report.first_error);
     return m;
   }
   if (report.messages == 0) {
-    problems.push_back(name + " in " + std::string(s.name) + ": no echo completed in the measured interval");
+    problems.push_back(name + " in " + std::string(s.name) +
+                       ": no echo completed in the measured interval");
     return m;
   }
   return summarize(kind.name, report, server_end - server_begin, generator_end - generator_begin);
@@ -146,16 +149,19 @@ bool selected(const std::vector<std::string>& chosen, std::string_view name) {
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Echo benchmark: coronet's transports side by side with plain Asio and raw epoll, on loopback."};
+  CLI::App app{"Echo benchmark: coronet's transports side by side with plain Asio and raw epoll, "
+               "on loopback."};
   bool quick = false;
   double duration = 3.0, warmup = 0.5;
   int rounds = 2;
   std::vector<std::string> scenario_names, server_names;
-  app.add_flag("--quick", quick, "Short runs (~0.4 s per row, warm-up included), for CI and the README");
+  app.add_flag("--quick", quick,
+               "Short runs (~0.4 s per row, warm-up included), for CI and the README");
   app.add_option("--duration", duration, "Measured seconds per run")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "Seconds of traffic before each measured interval")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--rounds", rounds, "Runs per server and scenario, in alternating order; the best is kept")
+  app.add_option("--rounds", rounds,
+                 "Runs per server and scenario, in alternating order; the best is kept")
       ->check(CLI::Range(1, 10));
   app.add_option("--scenario", scenario_names, "Run only this scenario (repeatable; default: all)")
       ->check(CLI::IsMember(names_of(scenarios)));
@@ -176,10 +182,11 @@ int main(int argc, char** argv) {
   if (usable.size() >= 2 && pin_current_thread(usable[0])) {
     cpus.generator_cpu = usable[0];
     cpus.server_cpu = usable[1];
-    std::printf("load generator pinned to CPU %d, servers to CPU %d\n", cpus.generator_cpu, cpus.server_cpu);
+    std::printf("load generator pinned to CPU %d, servers to CPU %d\n", cpus.generator_cpu,
+                cpus.server_cpu);
   } else {
-    std::printf("not pinned (%zu usable CPU%s): generator and server share the machine\n", usable.size(),
-                usable.size() == 1 ? "" : "s");
+    std::printf("not pinned (%zu usable CPU%s): generator and server share the machine\n",
+                usable.size(), usable.size() == 1 ? "" : "s");
   }
   std::printf("servers:\n");
   std::vector<const server_kind*> servers;
