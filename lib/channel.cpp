@@ -12,28 +12,36 @@ channel::receive(std::chrono::steady_clock::duration timeout) {
   return with_timeout(impl_->receive(), timeout);
 }
 
+namespace {
+
+asio::awaitable<result<channel>> fail_now(std::error_code ec) { co_return fail(ec); }
+
+} // namespace
+
+// Not a coroutine itself: it picks the transport's coroutine, which owns
+// copies of everything it needs.
 asio::awaitable<result<channel>> connect(std::string_view text, options o) {
   auto u = parse_url(text);
-  if (!u) co_return fail(u.error());
-  o = apply_url_options(*u, o);
+  if (!u) return fail_now(u.error());
+  auto opts = apply_url_options(*u, std::move(o));
   switch (u->scheme) {
-  case scheme::tcp: co_return co_await detail::tcp_connect_channel(*u, o);
+  case scheme::tcp: return detail::tcp_connect_channel(std::move(*u), std::move(opts));
+  case scheme::udp: return detail::udp_connect_channel(std::move(*u), std::move(opts));
   case scheme::tls:
-  case scheme::udp:
   case scheme::ws:
-  case scheme::wss: co_return fail(errc::unsupported);
+  case scheme::wss: break;
   }
-  co_return fail(errc::invalid_url);
+  return fail_now(errc::unsupported);
 }
 
 result<listener> listen(asio::any_io_executor ex, std::string_view text, options o) {
   auto u = parse_url(text);
   if (!u) return fail(u.error());
-  o = apply_url_options(*u, o);
+  o = apply_url_options(*u, std::move(o));
   switch (u->scheme) {
   case scheme::tcp: return detail::tcp_listen(std::move(ex), *u, o);
+  case scheme::udp: return detail::udp_listen(std::move(ex), *u, o);
   case scheme::tls:
-  case scheme::udp:
   case scheme::ws:
   case scheme::wss: return fail(errc::unsupported);
   }

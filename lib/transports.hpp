@@ -7,7 +7,12 @@
 
 namespace coronet::detail {
 
-asio::awaitable<result<channel>> tcp_connect_channel(const url& u, const options& o);
+// Coroutines: they take their arguments by value (a coroutine outlives the
+// caller's references).
+asio::awaitable<result<channel>> tcp_connect_channel(url u, options o);
 result<listener> tcp_listen(asio::any_io_executor ex, const url& u, const options& o);
+
+asio::awaitable<result<channel>> udp_connect_channel(url u, options o);
+result<listener> udp_listen(asio::any_io_executor ex, const url& u, const options& o);
 
 } // namespace coronet::detail

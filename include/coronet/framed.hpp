@@ -45,12 +45,6 @@
 
 namespace coronet {
 
-/// Settings shared by every endpoint created by one listener or connect call.
-struct endpoint_config {
-  coronet::options options;
-  coronet::properties properties;
-};
-
 namespace detail {
 template <class S>
 concept has_try_write = requires(S& s, asio::const_buffer b, std::error_code& ec) {

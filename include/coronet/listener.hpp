@@ -16,6 +16,14 @@
 
 namespace coronet {
 
+/// Counters a listener keeps (all since it started).
+struct listener_stats {
+  std::size_t accepted = 0;  ///< channels handed out by accept()
+  std::size_t refused = 0;   ///< peers turned away (udp: over max_peers)
+  std::size_t dropped = 0;   ///< datagrams dropped (peer queue full, fault injection)
+  std::size_t truncated = 0; ///< datagrams larger than the receive limit
+};
+
 class listener {
 public:
   /// The interface behind a listener; implement it to add a transport.
@@ -25,6 +33,7 @@ public:
     virtual asio::awaitable<result<channel>> accept() = 0;
     virtual std::uint16_t port() const = 0;
     virtual void close() = 0;
+    virtual listener_stats stats() const { return {}; }
   };
 
   listener() = default;
@@ -37,6 +46,8 @@ public:
   std::uint16_t port() const { return impl_->port(); }
   /// Stops accepting; a pending accept() completes with errc::closed.
   void close() { impl_->close(); }
+  /// Counters; safe to read from any thread.
+  listener_stats stats() const { return impl_->stats(); }
 
 private:
   std::unique_ptr<acceptor> impl_;

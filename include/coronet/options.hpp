@@ -1,9 +1,16 @@
-// Options every transport takes.  Where a URL is the only input, the same
-// settings come from its query string (?timeout_ms=, ?max_message=,
-// ?framing=) and override the struct.
+// Options every transport takes.
+//
+// options is passed by value into coroutines, so it holds no std::string or
+// other type that points into itself: GCC 12 relocates temporaries of a
+// co_await expression bitwise (see docs/design.md, "Toolchain notes").  Where a URL is the only
+// input, the same settings come from its query string (?timeout_ms=, ?max_message=, ?framing=) and
+// override the struct.
 #pragma once
 
+#include <coronet/message.hpp>
 #include <coronet/url.hpp>
+
+#include <asio/ip/address.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -16,6 +23,31 @@ enum class slow_consumer_policy {
   wait,        ///< send() waits for room (try_send() still fails with errc::backpressure)
   drop_newest, ///< the new message is dropped and send() fails with errc::backpressure
   disconnect,  ///< the connection is aborted and send() fails with errc::backpressure
+};
+
+/// UDP settings (udp:// only).
+struct udp_options {
+  /// Peers a udp:// listener tracks at once; datagrams from further new
+  /// addresses are dropped and counted in listener::stats().refused.
+  std::size_t max_peers = 10'000;
+  /// A peer silent this long is dropped: its channel's receive() completes
+  /// with errc::closed.  Zero = never.
+  std::chrono::milliseconds peer_idle_timeout{30'000};
+  /// Datagrams queued for one peer channel that has not called receive();
+  /// more are dropped (and counted), as the network would.
+  std::size_t peer_queue = 1024;
+  /// recvmmsg/sendmmsg batches on Linux; off = one syscall per datagram.
+  bool batching = true;
+  std::size_t batch_size = 64;
+  bool broadcast = false; ///< SO_BROADCAST
+  /// listen(): join this multicast group (unspecified address = none).
+  asio::ip::address multicast_group;
+  /// IPv4 address of the interface to join on (unspecified = the default).
+  asio::ip::address_v4 multicast_interface;
+  bool multicast_loopback = true; ///< receive our own multicast sends
+  int tos = -1;                   ///< IP_TOS / IPV6_TCLASS byte (DSCP << 2); -1 = leave
+  /// Fault injection for tests: drop every Nth datagram received (0 = none).
+  std::size_t drop_every = 0;
 };
 
 struct options {
@@ -47,9 +79,22 @@ struct options {
   /// (or to the size of the message being received, if larger).
   std::size_t read_buffer_size = 64 * 1024;
 
+  /// SO_RCVBUF / SO_SNDBUF in bytes; 0 leaves the system default.
+  int receive_buffer_size = 0;
+  int send_buffer_size = 0;
+
   bool tcp_nodelay = true;
   bool reuse_port = false; ///< SO_REUSEPORT on listeners (serve() sets it for threads > 1)
   int backlog = 1024;
+
+  coronet::udp_options udp;
+};
+
+/// Settings shared by every endpoint created by one listener or connect
+/// call (held once, not per connection).
+struct endpoint_config {
+  coronet::options options;
+  coronet::properties properties;
 };
 
 /// `base` with the URL's query options applied.

@@ -70,11 +70,12 @@ private:
   asio::ip::tcp::socket socket_;
 };
 
-/// Resolves `host` and connects to the first address that accepts, within
-/// `o.connect_timeout`.  Fails with errc::resolve_failed,
+/// Resolves `host` (which must stay valid until the operation completes,
+/// as it does inside a `co_await tcp_connect(...)` expression) and connects to the first address
+/// that accepts, within `o.connect_timeout`.  Fails with errc::resolve_failed,
 /// errc::connection_refused, errc::timeout or a system error.
 asio::awaitable<result<tcp_stream>> tcp_connect(std::string_view host, std::uint16_t port,
-                                                const options& o = {});
+                                                options o = {});
 
 /// A listening TCP socket.
 class tcp_acceptor {

@@ -93,7 +93,7 @@ asio::awaitable<result<tcp_stream>> connect_unbounded(std::string host, std::uin
 } // namespace
 
 asio::awaitable<result<tcp_stream>> tcp_connect(std::string_view host, std::uint16_t port,
-                                                const options& o) {
+                                                options o) {
   auto op = connect_unbounded(std::string(host), port, o.tcp_nodelay);
   if (o.connect_timeout.count() > 0)
     co_return co_await with_timeout(std::move(op), o.connect_timeout);

@@ -49,7 +49,7 @@ private:
 
 } // namespace
 
-asio::awaitable<result<channel>> tcp_connect_channel(const url& u, const options& o) {
+asio::awaitable<result<channel>> tcp_connect_channel(url u, options o) {
   auto s = co_await tcp_connect(u.host, u.port, o);
   if (!s) co_return fail(s.error());
   co_return make_channel(std::move(*s), make_config(o));
