@@ -4,7 +4,9 @@
 //   echo_client --connect tcp://127.0.0.1:7000 --messages 10000 --size 64 --concurrency 4
 //
 // With a transport that does not keep message boundaries (?framing=raw) the
-// echo is reassembled byte by byte before it is compared.
+// echo is reassembled byte by byte before it is compared.  Over an unreliable
+// transport (udp://) a missing echo is counted as lost after --timeout-ms
+// (default 250 ms there) and a late echo of an earlier message is skipped.
 #include <coronet/coronet.hpp>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,48 +31,77 @@ struct settings {
   std::size_t messages = 1000;
   std::size_t size = 64;
   std::size_t concurrency = 1;
-  unsigned timeout_ms = 5000;
+  unsigned timeout_ms = 0; // 0: 5000 ms, or 250 ms over an unreliable transport
 };
 
 struct tally {
   std::vector<double> latencies_us;
   std::size_t bad = 0;
-  std::string error; // first failure
+  std::size_t lost = 0, late = 0; // unreliable transports only
+  std::string error;              // first failure
 };
 
+// The first 8 bytes carry the message's number (as far as they fit), so a
+// late echo can be told from a wrong one.
 std::vector<std::byte> payload(std::size_t size, std::size_t seed) {
   std::vector<std::byte> p(size);
-  for (std::size_t i = 0; i < size; ++i) p[i] = std::byte((seed * 131 + i * 7) & 0xff);
+  for (std::size_t i = 0; i < size; ++i)
+    p[i] = i < 8 ? std::byte((seed >> (8 * i)) & 0xff) : std::byte((seed * 131 + i * 7) & 0xff);
   return p;
+}
+
+std::size_t number_of(std::span<const std::byte> m) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < std::min<std::size_t>(8, m.size()); ++i)
+    n |= static_cast<std::size_t>(m[i]) << (8 * i);
+  return n;
 }
 
 asio::awaitable<void> run_connection(const settings& s, std::size_t id, std::size_t count,
                                      tally& t) {
+  std::string why;
+  bool lossy = coronet::parse_url(s.url, &why)->scheme == coronet::scheme::udp;
   coronet::options o;
-  o.connect_timeout = o.receive_timeout = std::chrono::milliseconds(s.timeout_ms);
+  auto timeout = std::chrono::milliseconds(s.timeout_ms ? s.timeout_ms : lossy ? 250 : 5000);
+  o.connect_timeout = o.receive_timeout = timeout;
   auto ch = co_await coronet::connect(s.url, o);
   if (!ch) {
     if (t.error.empty()) t.error = "cannot connect to " + s.url + ": " + ch.error().message();
     co_return;
   }
+  lossy = !ch->properties().reliable;
   bool whole = ch->properties().preserves_boundaries;
   std::vector<std::byte> echoed;
   for (std::size_t i = 0; i < count; ++i) {
-    auto sent_bytes = payload(s.size, id * 1000003 + i);
+    std::size_t number = id * 1000003 + i;
+    auto sent_bytes = payload(s.size, number);
     auto start = clock_type::now();
     if (auto r = co_await ch->send(coronet::message_view(sent_bytes)); !r) {
       if (t.error.empty()) t.error = "send failed: " + r.error().message();
       co_return;
     }
     echoed.clear();
+    bool lost = false;
     while (echoed.size() < s.size || (whole && echoed.empty() && s.size == 0)) {
       auto m = co_await ch->receive();
       if (!m) {
+        if (lossy && m.error() == coronet::errc::timeout) {
+          lost = true;
+          break;
+        }
         if (t.error.empty()) t.error = "receive failed: " + m.error().message();
         co_return;
       }
+      if (lossy && s.size >= 8 && number_of(m->data) < number) {
+        ++t.late; // the echo of a message already counted as lost
+        continue;
+      }
       echoed.insert(echoed.end(), m->data.begin(), m->data.end());
       if (whole) break;
+    }
+    if (lost) {
+      ++t.lost;
+      continue;
     }
     t.latencies_us.push_back(
         std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
@@ -96,7 +128,8 @@ int main(int argc, char** argv) {
   app.add_option("--size", s.size, "bytes per message");
   app.add_option("--concurrency", s.concurrency, "connections, each sending in turn")
       ->check(CLI::Range(1, 10000));
-  app.add_option("--timeout-ms", s.timeout_ms, "deadline for connecting and for each echo");
+  app.add_option("--timeout-ms", s.timeout_ms,
+                 "deadline for connecting and for each echo (default 5000, udp:// 250)");
   CLI11_PARSE(app, argc, argv);
 
   std::string why;
@@ -118,7 +151,7 @@ int main(int argc, char** argv) {
   double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
 
   std::vector<double> all;
-  std::size_t bad = 0;
+  std::size_t bad = 0, lost = 0, late = 0;
   for (auto& t : tallies) {
     if (!t.error.empty()) {
       std::fprintf(stderr, "echo_client: %s\n", t.error.c_str());
@@ -126,6 +159,8 @@ int main(int argc, char** argv) {
     }
     all.insert(all.end(), t.latencies_us.begin(), t.latencies_us.end());
     bad += t.bad;
+    lost += t.lost;
+    late += t.late;
   }
   std::printf("echo_client: %zu messages of %zu bytes over %zu connections in %.3f s\n", all.size(),
               s.size, s.concurrency, seconds);
@@ -133,6 +168,9 @@ int main(int argc, char** argv) {
               static_cast<double>(all.size()) / seconds,
               static_cast<double>(all.size() * s.size) / seconds / 1e6, percentile(all, 0.50),
               percentile(all, 0.99), percentile(all, 0.999));
+  if (lost || late)
+    std::printf("  lost %zu of %zu (%.2f%%), %zu late echoes skipped\n", lost, s.messages,
+                100.0 * static_cast<double>(lost) / static_cast<double>(s.messages), late);
   if (bad) {
     std::fprintf(stderr, "echo_client: %zu echoes did not match what was sent\n", bad);
     return 1;

@@ -2,6 +2,7 @@
 //
 //   echo_server --listen tcp://127.0.0.1:7000              length-prefixed messages
 //   echo_server --listen "tcp://127.0.0.1:7000?framing=raw" bytes exactly as received
+//   echo_server --listen udp://127.0.0.1:7000               one datagram, one echo
 //
 // A message over --max-message closes that connection with a logged reason;
 // the server goes on serving the others.  Ctrl-C stops it gracefully.
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 256u));
   app.add_option("--max-message", options.max_message, "largest message accepted, in bytes")
       ->check(CLI::PositiveNumber);
+  app.add_option("--drop-every", options.udp.drop_every,
+                 "udp:// fault injection: drop every Nth datagram received (0 = none)");
   CLI11_PARSE(app, argc, argv);
 
   std::string why;

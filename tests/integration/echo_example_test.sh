@@ -46,6 +46,18 @@ print("raw client: %d bytes echoed exactly" % len(got))
 PY
 kill -TERM "$server"; wait "$server"
 
+start_server "udp://127.0.0.1:0"
+timeout 60 "$bin/echo_client" --connect "udp://127.0.0.1:$port" --messages 1000 --concurrency 4 --size 200
+kill -INT "$server"; wait "$server"
+
+# fault injection: the client counts exactly the datagrams the server dropped
+"$bin/echo_server" --listen "udp://127.0.0.1:0" --drop-every 10 >"$log/server.out" 2>"$log/server.err" &
+server=$!
+for _ in $(seq 100); do port=$(grep -o ':[0-9]*' "$log/server.out" | tail -1 | tr -d :) || true; [ -n "${port:-}" ] && break; sleep 0.05; done
+timeout 60 "$bin/echo_client" --connect "udp://127.0.0.1:$port" --messages 100 --timeout-ms 100 >"$log/out"
+grep -q "lost 10 of 100" "$log/out" || { echo "FAIL: expected 10 lost: $(cat "$log/out")"; exit 1; }
+kill -INT "$server"; wait "$server"
+
 # errors a user can act on
 expect_exit 2 "$bin/echo_client" --connect "tcp:/127.0.0.1:1"
 grep -q 'missing "://"' "$log/out"
