@@ -1,5 +1,7 @@
 #include <coronet/error.hpp>
 
+#include <asio/error.hpp>
+
 #include <string>
 
 namespace coronet {
@@ -40,7 +42,46 @@ public:
   }
 };
 
+class conditions final : public std::error_category {
+public:
+  const char* name() const noexcept override { return "coronet.condition"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<condition>(value)) {
+    case condition::connection_lost: return "the connection was lost";
+    case condition::timed_out: return "the operation timed out";
+    case condition::refused: return "the connection was refused";
+    case condition::too_large: return "the message is too large";
+    }
+    return "unknown coronet condition " + std::to_string(value);
+  }
+
+  bool equivalent(const std::error_code& ec, int value) const noexcept override {
+    // Asio's system errors have their own category: compare by value.
+    bool sys = ec.category() == asio::error::get_system_category() ||
+               ec.category() == std::system_category() || ec.category() == std::generic_category();
+    auto is = [&](std::errc e) { return sys && ec.value() == static_cast<int>(e); };
+    switch (static_cast<condition>(value)) {
+    case condition::connection_lost:
+      return ec == errc::closed || ec == asio::error::eof || is(std::errc::connection_reset) ||
+             is(std::errc::connection_aborted) || is(std::errc::broken_pipe) ||
+             is(std::errc::not_connected);
+    case condition::timed_out: return ec == errc::timeout || is(std::errc::timed_out);
+    case condition::refused:
+      return ec == errc::connection_refused || ec == errc::unauthorized ||
+             ec == errc::handshake_failed || is(std::errc::connection_refused);
+    case condition::too_large: return ec == errc::message_too_large || is(std::errc::message_size);
+    }
+    return false;
+  }
+};
+
 } // namespace
+
+const std::error_category& condition_category() noexcept {
+  static const conditions instance;
+  return instance;
+}
 
 const std::error_category& error_category() noexcept {
   static const category instance;

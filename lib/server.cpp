@@ -52,6 +52,7 @@ struct server::impl {
   std::uint16_t port = 0;
 
   std::mutex mutex;
+  std::thread stopper; // request_stop()
   std::condition_variable stopped_cv;
   bool running = false, stopped = false;
 
@@ -132,7 +133,20 @@ struct server::impl {
 server::server() : impl_(std::make_unique<impl>()) {}
 
 server::~server() {
-  if (impl_) stop();
+  if (!impl_) return;
+  stop();
+  std::thread stopper;
+  {
+    std::lock_guard lock(impl_->mutex);
+    stopper = std::move(impl_->stopper);
+  }
+  if (stopper.joinable()) stopper.join();
+}
+
+void server::request_stop() {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->stopper.joinable() || impl_->workers.empty()) return;
+  impl_->stopper = std::thread([this] { stop(); });
 }
 
 result<void> server::start(std::string_view text, connection_handler handler, server_options o) {

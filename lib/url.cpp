@@ -215,6 +215,11 @@ result<url> parse_url(std::string_view text, std::string* why) {
       if (!parse_number(value, n) || n == 0)
         return bad(why, "max_message=" + value + " is not a positive number of bytes");
       u.max_message = n;
+    } else if (u.scheme != scheme::ws && u.scheme != scheme::wss) {
+      // ws:// queries belong to the application (tokens...); elsewhere a
+      // key we do not know is most likely a typo.
+      return bad(why,
+                 "unknown option \"" + key + "\" (expected framing, timeout_ms or max_message)");
     }
     u.query.emplace_back(std::move(key), std::move(value));
   }

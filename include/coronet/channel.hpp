@@ -1,6 +1,6 @@
 // coronet::channel: any message endpoint behind one type, chosen by URL.
 //
-//   auto ch = co_await coronet::connect("ws://127.0.0.1:9000/echo");
+//   auto ch = co_await coronet::connect("tcp://127.0.0.1:9000");
 //   if (!ch) co_return report(ch.error());
 //   co_await ch->send("hello");
 //   auto reply = co_await ch->receive();
@@ -75,7 +75,8 @@ public:
   result<void> try_send(message_view m) { return impl_->try_send(m); }
   /// Graceful close: flushes the send queue, then the transport's close handshake.
   asio::awaitable<result<void>> close(close_reason why = {}) { return impl_->close(why); }
-  /// A pending and every later receive() completes with errc::closed; sends go on.
+  /// A pending receive() completes with errc::closed, and so does every later
+  /// one once the messages already buffered are delivered; sends go on.
   void stop_receiving() { impl_->stop_receiving(); }
   /// Drops the connection now.
   void abort() { impl_->abort(); }

@@ -28,7 +28,23 @@ enum class errc {
   invalid_argument,   ///< an option or argument has a value coronet cannot use
 };
 
+/// Portable questions about any error a coronet operation returns, whatever
+/// its category (coronet's, Asio's, the system's):
+///
+///   if (r.error() == coronet::condition::connection_lost) reconnect();
+enum class condition {
+  connection_lost = 1, ///< closed, reset, aborted, broken pipe, end of stream
+  timed_out,           ///< coronet's deadline or the kernel's
+  refused,             ///< nothing listens there (or it refused the handshake)
+  too_large,           ///< a message over a limit
+};
+
 const std::error_category& error_category() noexcept;
+const std::error_category& condition_category() noexcept;
+
+inline std::error_condition make_error_condition(condition c) noexcept {
+  return {static_cast<int>(c), condition_category()};
+}
 
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
@@ -38,3 +54,5 @@ inline std::error_code make_error_code(errc e) noexcept {
 
 template <>
 struct std::is_error_code_enum<coronet::errc> : std::true_type {};
+template <>
+struct std::is_error_condition_enum<coronet::condition> : std::true_type {};

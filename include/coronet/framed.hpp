@@ -65,6 +65,14 @@ public:
   framed(Stream s, std::shared_ptr<const endpoint_config> config)
       : st_(std::make_shared<state>(std::move(s), std::move(config))) {}
 
+  // A handle owns its connection: dropping it without close() drops the
+  // connection (writes still in flight end with it).
+  framed(framed&&) noexcept = default;
+  framed& operator=(framed&&) noexcept = default;
+  ~framed() {
+    if (st_) st_->abort(errc::closed);
+  }
+
   /// Completes with the next message, errc::closed once the peer has ended
   /// the stream (or close() was called), errc::message_too_large or
   /// errc::protocol_error if the peer broke the framing (the connection is
@@ -132,6 +140,8 @@ private:
     // ---- receive ----------------------------------------------------------
 
     asio::awaitable<result<message_view>> receive() {
+      auto self = this->shared_from_this(); // the handle may go while we wait
+      if (send_closed && !receiving_stopped) receiving_stopped = true;
       if (consume_next) {
         rbegin += consume_next;
         consume_next = 0;
@@ -139,6 +149,7 @@ private:
       }
       if (receive_error) co_return fail(receive_error);
       for (;;) {
+        if (stream_closed) co_return fail(errc::closed);
         auto step = codec.decode({rbuf.get() + rbegin, rend - rbegin}, opts().max_message);
         if (!step) {
           receive_error = step.error();
@@ -380,7 +391,10 @@ private:
       co_return n;
     }
 
+    bool stream_closed = false; // close() or abort() ended it: receive() says closed
+
     void abort(std::error_code why) {
+      stream_closed = true;
       if (!write_error) write_error = why;
       send_closed = true;
       receiving_stopped = true;

@@ -4,7 +4,7 @@
 //   for (;;) {
 //     auto ch = co_await l->accept();
 //     if (!ch) break;                       // errc::closed after close()
-//     spawn(handle(std::move(*ch)));
+//     asio::co_spawn(ex, handle(std::move(*ch)), log_errors);
 //   }
 #pragma once
 

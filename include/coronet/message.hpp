@@ -25,6 +25,9 @@ struct message_view {
   message_view(std::string_view s, message_kind k = message_kind::text)
       : data(reinterpret_cast<const std::byte*>(s.data()), s.size()), kind(k) {}
 
+  /// A text message from a C string (lets `ch.send("hello")` compile).
+  message_view(const char* s) : message_view(std::string_view(s)) {}
+
   std::size_t size() const noexcept { return data.size(); }
   bool empty() const noexcept { return data.empty(); }
   std::string_view text() const noexcept {

@@ -51,8 +51,10 @@ struct udp_options {
 };
 
 struct options {
-  /// The largest message receive() accepts; larger ones fail with
-  /// errc::message_too_large and end the connection.
+  /// The largest message receive() accepts.  A larger one fails with
+  /// errc::message_too_large; on a stream the framing is then lost, so every
+  /// later receive() fails the same way (close the channel).  Raw framing
+  /// has no message size: its reads are at most read_buffer_size.
   std::size_t max_message = 64 * 1024 * 1024;
 
   /// Framing for tcp:// and tls://; the URL's ?framing= wins.
@@ -62,7 +64,8 @@ struct options {
   std::chrono::milliseconds connect_timeout{10'000};
 
   /// Deadline for each receive(); zero = none.  On a server this is the idle
-  /// timeout: a connection silent for this long ends with errc::timeout.
+  /// timeout: receive() on a connection silent this long fails with
+  /// errc::timeout, and the usual handler loop then returns, which closes it.
   /// The URL's ?timeout_ms= sets both this and connect_timeout.
   std::chrono::milliseconds receive_timeout{0};
 
@@ -71,8 +74,9 @@ struct options {
   std::size_t send_queue_limit = 4 * 1024 * 1024;
   slow_consumer_policy slow_consumer = slow_consumer_policy::wait;
 
-  /// How long close() waits for queued messages to reach the socket before
-  /// it drops the connection.
+  /// How long close() waits for queued messages to reach the socket and for
+  /// the peer to acknowledge them before it drops the connection (close()
+  /// then fails with errc::timeout).
   std::chrono::milliseconds close_timeout{5'000};
 
   /// Largest single read; the read buffer starts small and grows to this

@@ -62,6 +62,10 @@ public:
   /// Safe to call from any thread except the server's own, and more than once.
   void stop();
 
+  /// Starts stop() on a thread of its own and returns at once: safe from a
+  /// connection handler (where stop() itself would wait for its own thread).
+  void request_stop();
+
   /// Blocks until stop() has completed.
   void wait();
 
@@ -70,8 +74,9 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-/// Starts a server and blocks until SIGINT or SIGTERM (when
-/// o.handle_signals) or a fatal error; returns after the graceful stop.
+/// Starts a server and blocks until SIGINT or SIGTERM, then stops it
+/// gracefully and returns.  (With o.handle_signals = false nothing can stop
+/// it: use coronet::server, whose stop() and request_stop() you control.)
 result<void> serve(std::string_view url, connection_handler handler, server_options o = {});
 
 } // namespace coronet

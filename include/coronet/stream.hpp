@@ -1,12 +1,13 @@
 // The stream concept and the algorithms every stream gets.
 //
-// A coronet stream is a byte pipe with one reader and one writer at a time:
+// A coronet stream is a byte pipe with one reader and one writer at a time.
 //
-//   co_await s.read_some(mutable_buffer)  -> result<std::size_t>   (0 never: end of stream is
-//   errc::closed) co_await s.write(const_buffer)        -> result<std::size_t>   (all bytes, or an
-//   error) s.shutdown(direction)                 -> result<void>          (half-close) s.close()
-//   (abort; pending operations complete) s.remote()                            -> std::string (peer
-//   address, for logs)
+// - co_await s.read_some(mutable_buffer): result<std::size_t>, at least 1
+//   byte; end of stream is errc::closed, never 0.
+// - co_await s.write(const_buffer): result<std::size_t>, all bytes or an error.
+// - s.shutdown(direction): result<void>, half-close.
+// - s.close(): abort; pending operations complete.
+// - s.remote(): std::string, the peer's address for logs.
 //
 // It is also an Asio AsyncReadStream / AsyncWriteStream (async_read_some and
 // async_write_some taking any completion token), which is what lets the

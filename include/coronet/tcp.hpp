@@ -80,8 +80,9 @@ asio::awaitable<result<tcp_stream>> tcp_connect(std::string_view host, std::uint
 /// A listening TCP socket.
 class tcp_acceptor {
 public:
-  /// Binds and listens on host:port (port 0 picks a free port; an empty host
-  /// or "0.0.0.0" / "::" listen on every address).
+  /// Binds and listens on host:port (port 0 picks a free port).  "0.0.0.0"
+  /// is every IPv4 address; "::", "*" or an empty host every IPv4 and IPv6
+  /// address; "localhost" is 127.0.0.1.
   static result<tcp_acceptor> open(asio::any_io_executor ex, std::string_view host,
                                    std::uint16_t port, const options& o = {});
 

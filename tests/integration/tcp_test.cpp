@@ -407,3 +407,27 @@ TEST_CASE("graceful shutdown loses no message the server acknowledged", "[integr
   CHECK(received >= 2000u);
   CHECK(received == acknowledged.load());
 }
+
+TEST_CASE("a handler can stop its own server", "[integration][tcp]") {
+  coronet::server* self = nullptr;
+  echo_fixture f("", {}, [&self](coronet::channel ch) -> asio::awaitable<void> {
+    while (auto m = co_await ch.receive()) {
+      if (m->text() == "stop")
+        self->request_stop();
+      else
+        co_await ch.send(*m);
+    }
+  });
+  self = &f.server;
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<void> {
+    auto ch = co_await coronet::connect(url);
+    REQUIRE(ch);
+    co_await ch->send("stop");
+    auto r = co_await ch->receive(5s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == coronet::condition::connection_lost);
+  }(f.url()));
+  f.server.wait();
+  CHECK(f.server.connections() == 0u);
+}

@@ -15,7 +15,9 @@ std::shared_ptr<const endpoint_config> make_config(const options& o) {
                    .ordered = true,
                    .preserves_boundaries = o.framing != framing::raw,
                    .encrypted = false,
-                   .max_message_size = o.max_message,
+                   // raw framing: a message is one read
+                   .max_message_size =
+                       o.framing == framing::raw ? o.read_buffer_size : o.max_message,
                    .scheme = "tcp"};
   return c;
 }

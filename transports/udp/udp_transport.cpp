@@ -182,6 +182,11 @@ public:
 
   explicit udp_client(udp::socket s, std::shared_ptr<const endpoint_config> c)
       : st_(std::make_shared<state>(std::move(s), std::move(c))) {}
+  udp_client(udp_client&&) noexcept = default;
+  udp_client& operator=(udp_client&&) noexcept = default;
+  ~udp_client() {
+    if (st_) st_->abort(); // the handle owns the socket
+  }
 
   asio::awaitable<result<message_view>> receive() {
     auto timeout = st_->opts().receive_timeout;

@@ -1,5 +1,7 @@
 #include <coronet/error.hpp>
 
+#include <asio/error.hpp>
+
 #include <catch2/catch.hpp>
 
 TEST_CASE("coronet error category", "[unit][error]") {
@@ -21,4 +23,20 @@ TEST_CASE("coronet error category", "[unit][error]") {
   }
   CHECK_THAT(std::error_code(999, coronet::error_category()).message(),
              Catch::StartsWith("unknown"));
+}
+
+TEST_CASE("coronet conditions cover every category", "[unit][error]") {
+  using coronet::condition;
+  CHECK(std::error_code(coronet::errc::closed) == condition::connection_lost);
+  CHECK(std::error_code(asio::error::connection_reset) == condition::connection_lost);
+  CHECK(std::error_code(asio::error::eof) == condition::connection_lost);
+  CHECK(std::error_code(asio::error::broken_pipe) == condition::connection_lost);
+  CHECK(std::error_code(coronet::errc::timeout) == condition::timed_out);
+  CHECK(std::error_code(asio::error::timed_out) == condition::timed_out);
+  CHECK(std::error_code(asio::error::connection_refused) == condition::refused);
+  CHECK(std::error_code(coronet::errc::connection_refused) == condition::refused);
+  CHECK(std::error_code(coronet::errc::message_too_large) == condition::too_large);
+  CHECK(std::error_code(coronet::errc::timeout) != condition::connection_lost);
+  CHECK(std::error_code(asio::error::connection_reset) != condition::timed_out);
+  CHECK(std::error_condition(condition::refused).message() == "the connection was refused");
 }

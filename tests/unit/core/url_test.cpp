@@ -41,12 +41,13 @@ TEST_CASE("URLs that parse", "[unit][url]") {
     CHECK(wss->path == "/");
   }
   SECTION("common options") {
-    auto u = parse_url("tcp://h:1?framing=raw&timeout_ms=250&max_message=1024&x=y");
+    auto u = parse_url("tcp://h:1?framing=raw&timeout_ms=250&max_message=1024");
     REQUIRE(u);
     CHECK(u->framing == coronet::framing::raw);
     CHECK(u->timeout == std::chrono::milliseconds(250));
     CHECK(u->max_message == 1024u);
-    CHECK(u->query_value("x") == "y");
+    CHECK(u->query_value("max_message") == "1024");
+    CHECK(parse_url("ws://h/p?x=y")->query_value("x") == "y"); // ws:// keeps the app's keys
     CHECK(parse_url("tcp://h:1?framing=line")->framing == coronet::framing::line);
     CHECK(parse_url("tcp://h:1?framing=length")->framing == coronet::framing::length_prefixed);
     CHECK(parse_url("tcp://h:1/")); // a bare slash is harmless
@@ -84,6 +85,7 @@ TEST_CASE("URLs that do not parse say why", "[unit][url]") {
       {"ws://h/p#frag", "fragment"},
       {"ws://user@h/p", "user"},
       {"tcp://h:1?a=%zz", "percent"},
+      {"tcp://h:1?timout_ms=5", "unknown option \"timout_ms\""},
   };
   for (auto& c : cases) {
     INFO(c.url);
