@@ -31,6 +31,7 @@ public:
   std::size_t receive(int fd, std::error_code& ec);
   received_datagram& operator[](std::size_t i) { return got_[i]; }
   std::size_t max_datagram() const { return max_; }
+  std::size_t slots() const { return slots_; }
 
 private:
   struct native;

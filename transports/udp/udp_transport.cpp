@@ -71,6 +71,7 @@ struct socket_state : std::enable_shared_from_this<socket_state> {
   std::shared_ptr<const endpoint_config> config;
   udp_batch_sender sender;
   bool flush_posted = false, waiting_writable = false;
+  bool report_send_errors = true;
   std::error_code send_error; // the last datagram error, reported once by send()
   event room;
 
@@ -115,7 +116,10 @@ struct socket_state : std::enable_shared_from_this<socket_state> {
         });
         return;
       }
-      send_error = map_udp_error(ec); // that datagram is dropped; go on with the rest
+      // That datagram is dropped; go on with the rest.  A connected client
+      // reports the error (ICMP refused); a listener's socket is shared by
+      // all peers, so an error there would reach the wrong one: drop it.
+      if (report_send_errors) send_error = map_udp_error(ec);
     }
     room.notify_all();
   }
@@ -211,8 +215,8 @@ private:
 
     state(udp::socket s, std::shared_ptr<const endpoint_config> c)
         : socket_state(std::move(s), std::move(c)),
-          receiver(std::min<std::size_t>(opts().udp.batch_size, 16), payload_limit(opts()),
-                   opts().udp.batching) {
+          // one slot: a client talks to one peer, and a slot is up to 64 KiB
+          receiver(1, payload_limit(opts()), opts().udp.batching) {
       std::error_code ec;
       auto ep = socket.remote_endpoint(ec);
       if (!ec)
@@ -346,7 +350,9 @@ struct server_state : socket_state {
   server_state(udp::socket s, std::shared_ptr<const endpoint_config> c)
       : socket_state(std::move(s), std::move(c)),
         receiver(opts().udp.batch_size, payload_limit(opts()), opts().udp.batching),
-        accept_ready(socket.get_executor()), sweep_timer(socket.get_executor()) {}
+        accept_ready(socket.get_executor()), sweep_timer(socket.get_executor()) {
+    report_send_errors = false;
+  }
 
   std::shared_ptr<server_state> self() {
     return std::static_pointer_cast<server_state>(shared_from_this());
@@ -376,6 +382,15 @@ struct server_state : socket_state {
         continue; // a stray ICMP error for some earlier datagram: not ours to report
       }
       for (std::size_t i = 0; i < n; ++i) s->dispatch(s->receiver[i]);
+      if (n < s->receiver.slots()) {
+        // A short batch drained the socket: let the woken handlers run and
+        // send their replies now, then wait (rather than reading again only
+        // to be told EAGAIN).
+        co_await asio::post(s->socket.get_executor(), asio::use_awaitable);
+        if (s->flush_posted) s->flush();
+        auto [wait_error] = co_await s->socket.async_wait(udp::socket::wait_read, use_tuple);
+        if (wait_error && !s->socket.is_open()) co_return;
+      }
     }
   }
 
@@ -557,7 +572,8 @@ private:
         p->current = std::move(d.bytes);
         co_return message_view(p->current, message_kind::binary);
       }
-      if (p->server->flush_posted) p->server->flush(); // replies first
+      // No flush here: the posted flush runs as soon as the handlers of this
+      // batch are waiting, so their replies leave in one sendmmsg.
       co_await p->readable.wait();
     }
   }
