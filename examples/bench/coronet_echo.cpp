@@ -9,6 +9,7 @@
 #include <asio/this_coro.hpp>
 
 #include <memory>
+#include <unordered_map>
 
 namespace {
 
@@ -34,6 +35,39 @@ asio::awaitable<void> accept_channels(std::shared_ptr<coronet::listener> listene
   }
 }
 
+// The peer channels of a udp:// listener whose echo loops still run, so
+// that stopping the server can end them.  Used on the io_context's thread only.
+struct live_peers {
+  std::unordered_map<const void*, coronet::channel> channels;
+  bool stopping = false;
+
+  void stop() {
+    stopping = true;
+    for (auto& [id, ch] : channels) ch.stop_receiving();
+  }
+};
+
+asio::awaitable<void> echo_peer(coronet::channel ch, std::shared_ptr<live_peers> live) {
+  struct leave {
+    live_peers& live;
+    const void* id;
+    ~leave() { live.channels.erase(id); }
+  } guard{*live, ch.id()};
+  live->channels.emplace(ch.id(), ch);
+  if (live->stopping) ch.stop_receiving();
+  co_await echo(std::move(ch));
+}
+
+asio::awaitable<void> accept_peers(std::shared_ptr<coronet::listener> listener,
+                                   std::shared_ptr<live_peers> live, failure_log& failures) {
+  auto ex = co_await asio::this_coro::executor;
+  for (;;) {
+    auto ch = co_await listener->accept();
+    if (!ch) co_return; // errc::closed after stop_accepting
+    asio::co_spawn(ex, echo_peer(std::move(*ch), live), failures.handler());
+  }
+}
+
 asio::awaitable<void> accept_concrete(std::shared_ptr<coronet::tcp_acceptor> acceptor,
                                       std::shared_ptr<const coronet::endpoint_config> config,
                                       failure_log& failures) {
@@ -55,6 +89,20 @@ serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures, std::st
   auto port = listener->port();
   asio::co_spawn(ctx, accept_channels(listener, failures), failures.handler());
   return asio_service{port, [listener] { listener->close(); }};
+}
+
+coronet::result<asio_service>
+serve_coronet_udp_channel_echo(asio::io_context& ctx, failure_log& failures, std::string_view url) {
+  auto listening = coronet::listen(ctx.get_executor(), url);
+  if (!listening) return coronet::fail(listening.error());
+  auto listener = std::make_shared<coronet::listener>(std::move(*listening));
+  auto live = std::make_shared<live_peers>();
+  auto port = listener->port();
+  asio::co_spawn(ctx, accept_peers(listener, live, failures), failures.handler());
+  return asio_service{port, [listener, live] {
+                        listener->close();
+                        live->stop();
+                      }};
 }
 
 coronet::result<asio_service> serve_coronet_concrete_raw_echo(asio::io_context& ctx,

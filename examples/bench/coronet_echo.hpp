@@ -6,7 +6,8 @@
 //
 // over coronet::channel (type-erased, chosen by URL) or over the concrete
 // framed<tcp_stream, raw_codec>, so that the difference between those two
-// rows is the cost of the type erasure and nothing else.
+// rows is the cost of the type erasure and nothing else.  Over udp:// the
+// same loop runs once per peer channel.
 #pragma once
 
 #include "echo_server.hpp"
@@ -17,6 +18,13 @@
 /// tcp://127.0.0.1:0 URL, its ?framing= picks the codec.
 coronet::result<asio_service>
 serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures, std::string_view url);
+
+/// Echo over coronet::listen(url) for a udp://127.0.0.1:0 URL: a channel
+/// per peer address, each with its own echo loop.  A UDP peer never hangs
+/// up, so stop_accepting also stops every peer's receive(), which ends its
+/// loop; the listener's socket closes once the last peer is gone.
+coronet::result<asio_service>
+serve_coronet_udp_channel_echo(asio::io_context& ctx, failure_log& failures, std::string_view url);
 
 /// Echo over coronet::tcp_acceptor and framed<tcp_stream, raw_codec>
 /// directly, without a channel.

@@ -1,6 +1,7 @@
 #include "echo_server.hpp"
 
 #include "epoll_echo.h"
+#include "mmsg_echo.h"
 
 #include <asio/post.hpp>
 
@@ -79,44 +80,75 @@ private:
   bool stopped_ = false;
 };
 
-class epoll_echo_server final : public echo_server {
-public:
-  explicit epoll_echo_server(epoll_echo* server) : server_(server) {}
+// The C servers' common shape, as a traits class per server.
+struct epoll_api {
+  using handle = epoll_echo;
+  static handle* create() { return epoll_echo_create(); }
+  static std::uint16_t port(const handle* s) { return epoll_echo_port(s); }
+  static int run(handle* s) { return epoll_echo_run(s); }
+  static void stop(handle* s) { epoll_echo_stop(s); }
+  static void destroy(handle* s) { epoll_echo_destroy(s); }
+};
 
-  ~epoll_echo_server() override {
+struct mmsg_api {
+  using handle = mmsg_echo;
+  static handle* create() { return mmsg_echo_create(); }
+  static std::uint16_t port(const handle* s) { return mmsg_echo_port(s); }
+  static int run(handle* s) { return mmsg_echo_run(s); }
+  static void stop(handle* s) { mmsg_echo_stop(s); }
+  static void destroy(handle* s) { mmsg_echo_destroy(s); }
+};
+
+template <class Api>
+class c_echo_server final : public echo_server {
+public:
+  using handle = typename Api::handle;
+
+  explicit c_echo_server(handle* server) : server_(server) {}
+
+  ~c_echo_server() override {
     if (thread_ && !stopped_) stop(std::chrono::milliseconds(2000));
-    epoll_echo_destroy(server_);
+    Api::destroy(server_);
   }
 
   void start(int cpu) {
     thread_.emplace(cpu, [this] {
-      if (epoll_echo_run(server_) != 0) run_errno_ = errno;
+      if (Api::run(server_) != 0) run_errno_ = errno;
     });
   }
 
-  std::uint16_t port() const override { return epoll_echo_port(server_); }
+  std::uint16_t port() const override { return Api::port(server_); }
   thread_usage usage() const override { return thread_->usage(); }
 
   std::string stop(std::chrono::milliseconds grace) override {
     stopped_ = true;
     std::string problems;
-    epoll_echo_stop(server_);
+    Api::stop(server_);
     // The loop wakes on the eventfd at once; it cannot be forced any further.
     if (!thread_->wait_for_exit(grace)) problems = "slow to stop";
     thread_->join();
     if (run_errno_ != 0) {
       if (!problems.empty()) problems += "; ";
-      problems += "epoll loop failed: " + std::generic_category().message(run_errno_);
+      problems += "event loop failed: " + std::generic_category().message(run_errno_);
     }
     return problems;
   }
 
 private:
-  epoll_echo* server_;
+  handle* server_;
   int run_errno_ = 0; // written by the server thread, read after join
   std::optional<server_thread> thread_;
   bool stopped_ = false;
 };
+
+template <class Api>
+coronet::result<std::unique_ptr<echo_server>> start_c_server(int cpu) {
+  auto* raw = Api::create();
+  if (!raw) return coronet::fail(std::error_code(errno, std::generic_category()));
+  auto server = std::make_unique<c_echo_server<Api>>(raw);
+  server->start(cpu);
+  return std::unique_ptr<echo_server>(std::move(server));
+}
 
 } // namespace
 
@@ -128,9 +160,9 @@ coronet::result<std::unique_ptr<echo_server>> start_asio_server(std::string name
 }
 
 coronet::result<std::unique_ptr<echo_server>> start_epoll_server(int cpu) {
-  epoll_echo* raw = epoll_echo_create();
-  if (!raw) return coronet::fail(std::error_code(errno, std::generic_category()));
-  auto server = std::make_unique<epoll_echo_server>(raw);
-  server->start(cpu);
-  return std::unique_ptr<echo_server>(std::move(server));
+  return start_c_server<epoll_api>(cpu);
+}
+
+coronet::result<std::unique_ptr<echo_server>> start_mmsg_server(int cpu) {
+  return start_c_server<mmsg_api>(cpu);
 }

@@ -9,7 +9,8 @@
 // Asio-based servers (plain Asio and coronet) share one host: an
 // asio::io_context(1) on a server_thread.  Each brings only an
 // asio_service_factory that binds, spawns its accept loop and says how to
-// stop accepting.
+// stop accepting.  The C servers share another: a server_thread that runs
+// their loop until they are told to stop.
 #pragma once
 
 #include "server_thread.hpp"
@@ -67,6 +68,7 @@ struct asio_service {
   std::uint16_t port = 0;
   /// Closes the acceptor; run on the io_context's thread.  The server's
   /// connections end by themselves when the load generator closes them.
+  /// (UDP peers never close: a UDP server ends its peers here.)
   std::function<void()> stop_accepting;
 };
 
@@ -79,5 +81,8 @@ using asio_service_factory =
 coronet::result<std::unique_ptr<echo_server>> start_asio_server(std::string name, int cpu,
                                                                 asio_service_factory factory);
 
-/// Runs the C epoll echo server on a thread pinned to `cpu`.
+/// Runs the C epoll echo server (TCP) on a thread pinned to `cpu`.
 coronet::result<std::unique_ptr<echo_server>> start_epoll_server(int cpu);
+
+/// Runs the C recvmmsg/sendmmsg echo server (UDP) on a thread pinned to `cpu`.
+coronet::result<std::unique_ptr<echo_server>> start_mmsg_server(int cpu);

@@ -1,5 +1,8 @@
 #include "load_generator.hpp"
 
+#include "datagram_load.hpp"
+#include "payload_pattern.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -32,31 +35,12 @@ constexpr int writes_per_flush = 4;
 // No single wait may overshoot a phase boundary by more than this.
 constexpr auto longest_wait = 50ms;
 
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15u;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-  return x ^ (x >> 31);
-}
-
-// Payloads are cut from a table of pseudo-random bytes, so that building a
-// 64 KiB message costs a memcpy rather than 8192 hashes.  The table's period
-// is prime, so windows at different offsets differ at almost every byte.
-constexpr std::size_t pattern_period = 65521;
-
-std::vector<std::byte> make_pattern(std::size_t longest_window) {
-  std::vector<std::byte> p(pattern_period + longest_window);
-  for (std::size_t i = 0; i < pattern_period; ++i) p[i] = std::byte(mix(i) >> 56);
-  for (std::size_t i = pattern_period; i < p.size(); ++i) p[i] = p[i - pattern_period];
-  return p;
-}
-
 // Message `seq` of connection `id` as it goes on the wire: the length header
 // if framed, then 8 bytes hashed from (id, seq), which make every message of
 // the run unique, then a window of the pattern at an offset hashed from
 // (id, seq), so that every byte depends on which message it belongs to.
 void fill_message(std::byte* out, std::uint32_t id, std::uint64_t seq, std::size_t payload,
-                  wire_framing framing, const std::vector<std::byte>& pattern) {
+                  wire_framing framing, const payload_pattern& pattern) {
   if (framing == wire_framing::length_prefixed) {
     auto n = static_cast<std::uint32_t>(payload);
     out[0] = std::byte(n >> 24);
@@ -68,8 +52,7 @@ void fill_message(std::byte* out, std::uint32_t id, std::uint64_t seq, std::size
   auto stamp = mix((std::uint64_t{id} << 40) ^ seq);
   auto head = std::min<std::size_t>(sizeof stamp, payload);
   std::memcpy(out, &stamp, head);
-  auto offset = static_cast<std::size_t>(mix(stamp) % pattern_period);
-  std::memcpy(out + head, pattern.data() + offset, payload - head);
+  std::memcpy(out + head, pattern.window(stamp), payload - head);
 }
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
@@ -99,7 +82,7 @@ public:
   explicit session(const load_config& c)
       : config_(c), payload_size_(c.message_size),
         wire_size_(c.message_size + (c.framing == wire_framing::length_prefixed ? 4 : 0)),
-        scratch_(new std::byte[read_chunk]), pattern_(make_pattern(c.message_size)) {}
+        scratch_(new std::byte[read_chunk]), pattern_(c.message_size) {}
 
   ~session() {
     for (auto& c : conns_)
@@ -357,7 +340,7 @@ private:
   std::size_t payload_size_;
   std::size_t wire_size_;
   std::unique_ptr<std::byte[]> scratch_;
-  std::vector<std::byte> pattern_;
+  payload_pattern pattern_;
   std::vector<connection> conns_;
   int epoll_fd_ = -1;
   int open_count_ = 0;
@@ -379,4 +362,13 @@ double load_report::megabytes_per_second() const {
   return s > 0 ? static_cast<double>(payload_bytes) / s / 1e6 : 0.0;
 }
 
-load_report load_generator::run() const { return session(config_).run(); }
+double load_report::loss() const {
+  return datagrams_sent > 0
+             ? static_cast<double>(datagrams_lost) / static_cast<double>(datagrams_sent)
+             : 0.0;
+}
+
+load_report load_generator::run() const {
+  if (config_.framing == wire_framing::datagram) return run_datagram_load(config_);
+  return session(config_).run();
+}

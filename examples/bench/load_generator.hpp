@@ -22,6 +22,11 @@
 // measured interval, then the drain (no new messages; outstanding echoes are
 // awaited up to drain_timeout), then every socket is closed.  Every wait is
 // bounded, so run() returns by itself.
+//
+// With wire_framing::datagram the generator speaks UDP instead (see
+// datagram_load.hpp): each connection is a connected UDP socket (a peer),
+// one message is one datagram, and a datagram whose echo does not come back
+// within loss_timeout is counted lost and replaced rather than awaited.
 #pragma once
 
 #include "latency_histogram.hpp"
@@ -37,11 +42,12 @@
 enum class wire_framing {
   raw,             ///< payload bytes only; the echo is compared as a byte stream
   length_prefixed, ///< u32 big-endian payload length, then the payload
+  datagram,        ///< UDP: one message per datagram, each echo checked on its own
 };
 
 struct load_config {
-  std::uint16_t port = 0; ///< on 127.0.0.1
-  int connections = 1;
+  std::uint16_t port = 0;        ///< on 127.0.0.1
+  int connections = 1;           ///< with datagrams: peers, one UDP socket each
   int in_flight = 1;             ///< messages outstanding per connection
   std::size_t message_size = 64; ///< payload bytes per message
   wire_framing framing = wire_framing::raw;
@@ -49,6 +55,9 @@ struct load_config {
   std::chrono::nanoseconds duration = std::chrono::seconds(3);
   std::chrono::nanoseconds connect_timeout = std::chrono::seconds(2);
   std::chrono::nanoseconds drain_timeout = std::chrono::seconds(2);
+  /// Datagrams only: an echo not back this long after its datagram was sent
+  /// is counted lost, and the datagram is replaced by the next one.
+  std::chrono::nanoseconds loss_timeout = std::chrono::milliseconds(200);
   /// Called on the generator's thread just before the measured interval
   /// begins and just after it ends, e.g. to read the server's CPU clock.
   std::function<void()> on_measure_begin, on_measure_end;
@@ -62,7 +71,14 @@ struct load_report {
   std::uint64_t errors = 0;  ///< see the file comment
   std::string first_error;   ///< what went wrong first, for the log
 
+  // Datagrams only (zero otherwise).
+  std::uint64_t datagrams_sent = 0; ///< sent during the measured interval
+  std::uint64_t datagrams_lost = 0; ///< of those, never echoed within loss_timeout
+  std::uint64_t late_echoes = 0;    ///< echoes of datagrams already counted lost (ignored)
+
   double messages_per_second() const;
+  /// datagrams_lost / datagrams_sent; 0 when nothing was sent.
+  double loss() const;
   /// 10^6 payload bytes echoed per second.
   double megabytes_per_second() const;
 };

@@ -1,7 +1,7 @@
 // results_table: what the bench measured and how it prints it.
 //
 // One table per scenario (a row per server, with ratios against the
-// reference server), then the targets coronet is held to, each marked PASS
+// scenario's reference servers), then the targets coronet is held to, each marked PASS
 // or MISS.  Targets are reported, never enforced: the bench runs on shared
 // machines where a busy neighbour moves any of these numbers by 10%.
 #pragma once
@@ -12,11 +12,19 @@
 #include <string_view>
 #include <vector>
 
+/// What a scenario's traffic runs over; only the servers for it run in it.
+enum class transport_protocol { tcp, udp };
+
 struct scenario {
   std::string_view name;
-  int connections;
-  int in_flight; ///< per connection
+  transport_protocol protocol;
+  int connections; ///< UDP: peers, one socket each
+  int in_flight;   ///< per connection
   std::size_t message_size;
+  /// Every row is divided by this server's row...
+  std::string_view reference;
+  /// ...and, when not empty, by this one's too.
+  std::string_view second_reference = {};
 };
 
 /// One server's best run in one scenario.
@@ -33,6 +41,11 @@ struct measurement {
   /// means another process took the CPU.
   double server_busy = 0, generator_busy = 0;
   double server_wait = 0, generator_wait = 0;
+  /// UDP only: the share of the datagrams sent in the measured interval
+  /// that were never echoed, and echoes that came after their datagram had
+  /// been counted lost.
+  double loss = 0;
+  std::uint64_t late_echoes = 0;
 
   /// True when either thread waited for a CPU long enough to distort the row.
   bool contended() const { return server_wait > 0.05 || generator_wait > 0.05; }

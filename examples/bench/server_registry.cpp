@@ -2,6 +2,7 @@
 
 #include "coronet_echo.hpp"
 #include "plain_asio_echo.hpp"
+#include "plain_asio_udp_echo.hpp"
 
 namespace {
 
@@ -28,6 +29,18 @@ const server_kind kinds[] = {
                                 [](asio::io_context& ctx, failure_log& f) {
                                   return serve_coronet_channel_echo(ctx, f, "tcp://127.0.0.1:0");
                                 });
+     }},
+    {"udp-c-mmsg", "UDP in C: epoll, recvmmsg + sendmmsg in batches of 64 (the floor)",
+     wire_framing::datagram, [](int cpu) { return start_mmsg_server(cpu); }},
+    {"udp-asio-plain", "UDP, Asio coroutines, async_receive_from + async_send_to (the reference)",
+     wire_framing::datagram,
+     [](int cpu) { return start_asio_server("udp-asio-plain", cpu, serve_plain_asio_udp_echo); }},
+    {"udp-coronet-channel", "coronet::channel per peer over udp://", wire_framing::datagram,
+     [](int cpu) {
+       return start_asio_server(
+           "udp-coronet-channel", cpu, [](asio::io_context& ctx, failure_log& f) {
+             return serve_coronet_udp_channel_echo(ctx, f, "udp://127.0.0.1:0");
+           });
      }},
 };
 

@@ -3,12 +3,13 @@
 // A transport joins the bench by adding a row: a start function that brings
 // up an echo server on its own thread and the framing the load generator
 // must speak to it.  A transport whose wire format is not a plain byte
-// stream (ws://, udp://, tls://) adds a wire_framing value and teaches the
+// stream (ws://, tls://) adds a wire_framing value and teaches the
 // load generator to speak it; nothing else in the bench changes.
 #pragma once
 
 #include "echo_server.hpp"
 #include "load_generator.hpp"
+#include "results_table.hpp"
 
 #include <span>
 #include <string_view>
@@ -24,5 +25,8 @@ struct server_kind {
 /// Every server, in the order the tables list them.
 std::span<const server_kind> server_kinds();
 
-/// The name every ratio in the tables is taken against.
-inline constexpr std::string_view reference_server = "asio-plain";
+/// The scenarios a server runs in: UDP servers (datagram framing) in UDP
+/// scenarios, the others in TCP ones.
+inline transport_protocol protocol_of(const server_kind& k) {
+  return k.framing == wire_framing::datagram ? transport_protocol::udp : transport_protocol::tcp;
+}

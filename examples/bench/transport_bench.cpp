@@ -1,11 +1,13 @@
-// transport_bench: coronet's TCP endpoints side by side with plain Asio and
-// a raw epoll server, under the same load generator, on loopback.
+// transport_bench: coronet's TCP and UDP endpoints side by side with plain
+// Asio and raw C servers, under the same load generator, on loopback.
 //
 //   transport_bench --quick                  # ~0.4 s per row, for CI
 //   transport_bench --scenario pipelined-64 --server asio-plain --server coronet-channel-raw
+//   transport_bench --scenario udp-32peers-64
 //
 // Exit status: 0 unless an echo was wrong or a server failed (to start, in
-// a task, or to stop).  Missed performance targets do not fail the run.
+// a task, or to stop).  Missed performance targets and lost datagrams do
+// not fail the run.
 // See README.md for how to read the output.
 #include "echo_server.hpp"
 #include "load_generator.hpp"
@@ -24,11 +26,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using enum transport_protocol;
+
 constexpr scenario scenarios[] = {
-    {"pingpong-64", 1, 1, 64},
-    {"pipelined-64", 100, 16, 64},
-    {"pingpong-64k", 1, 1, 65536},
-    {"pipelined-64k", 1, 8, 65536},
+    {"pingpong-64", tcp, 1, 1, 64, "asio-plain"},
+    {"pipelined-64", tcp, 100, 16, 64, "asio-plain"},
+    {"pingpong-64k", tcp, 1, 1, 65536, "asio-plain"},
+    {"pipelined-64k", tcp, 1, 8, 65536, "asio-plain"},
+    {"udp-pingpong-64", udp, 1, 1, 64, "udp-asio-plain"},
+    {"udp-32peers-64", udp, 32, 1, 64, "udp-asio-plain", "udp-c-mmsg"},
 };
 
 constexpr auto stop_grace = 2000ms;
@@ -56,6 +62,8 @@ measurement summarize(std::string_view server, const load_report& report,
   m.generator_busy = share(generator_used.on_cpu);
   m.server_wait = share(server_used.waiting);
   m.generator_wait = share(generator_used.waiting);
+  m.loss = report.loss();
+  m.late_echoes = report.late_echoes;
   return m;
 }
 
@@ -115,14 +123,18 @@ bool better(const measurement& m, const measurement& best) {
   return m.messages_per_second > best.messages_per_second;
 }
 
-// Runs every selected server `rounds` times, alternating the order (forward,
-// reversed, forward, ...) so that a slow spell of a shared machine does not
-// always hit the same server, and keeps each server's best run (see
-// better(); its latency and CPU figures come from that same run).  A
-// failure in any run is a problem, whichever run is kept.
-scenario_results run_scenario(const scenario& s, const std::vector<const server_kind*>& servers,
+// Runs every selected server that speaks the scenario's protocol `rounds`
+// times, alternating the order (forward, reversed, forward, ...) so that a
+// slow spell of a shared machine does not always hit the same server, and
+// keeps each server's best run (see better(); its latency and CPU figures
+// come from that same run).  A failure in any run is a problem, whichever
+// run is kept.
+scenario_results run_scenario(const scenario& s, const std::vector<const server_kind*>& chosen,
                               const run_settings& settings, const placement& cpus,
                               std::vector<std::string>& problems) {
+  std::vector<const server_kind*> servers;
+  for (auto* k : chosen)
+    if (protocol_of(*k) == s.protocol) servers.push_back(k);
   scenario_results results{.what = &s, .rows = {}};
   for (auto* k : servers) results.rows.push_back({.server = k->name});
   for (int round = 0; round < settings.rounds; ++round) {
@@ -149,8 +161,8 @@ bool selected(const std::vector<std::string>& chosen, std::string_view name) {
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Echo benchmark: coronet's transports side by side with plain Asio and raw epoll, "
-               "on loopback."};
+  CLI::App app{"Echo benchmark: coronet's transports side by side with plain Asio and raw C "
+               "servers, on loopback."};
   bool quick = false;
   double duration = 3.0, warmup = 0.5;
   int rounds = 2;
@@ -201,6 +213,12 @@ int main(int argc, char** argv) {
   std::vector<scenario_results> all;
   for (auto& s : scenarios) {
     if (!selected(scenario_names, s.name)) continue;
+    if (std::none_of(servers.begin(), servers.end(),
+                     [&](const server_kind* k) { return protocol_of(*k) == s.protocol; })) {
+      std::printf("\n%s: skipped, no selected server speaks %s\n", std::string(s.name).c_str(),
+                  s.protocol == transport_protocol::udp ? "UDP" : "TCP");
+      continue;
+    }
     all.push_back(run_scenario(s, servers, settings, cpus, problems));
     print_table(all.back(), settings);
     std::fflush(stdout);
