@@ -51,6 +51,10 @@ concept has_try_write = requires(S& s, asio::const_buffer b, std::error_code& ec
   { s.try_write_some(b, ec) } -> std::convertible_to<std::size_t>;
 };
 template <class S>
+concept has_try_read = requires(S& s, asio::mutable_buffer b, std::error_code& ec) {
+  { s.try_read_some(b, ec) } -> std::convertible_to<std::size_t>;
+};
+template <class S>
 concept has_unacknowledged = requires(const S& s) {
   { s.unacknowledged_bytes() } -> std::convertible_to<long>;
 };
@@ -367,10 +371,21 @@ private:
     asio::awaitable<void> linger(std::chrono::steady_clock::time_point deadline) {
       if constexpr (detail::has_unacknowledged<Stream>) {
         asio::steady_timer tick(stream.get_executor());
+        auto pause = std::chrono::milliseconds(1);
+        std::byte scratch[4096];
         // The count includes our FIN; 1 means every data byte is acknowledged
         // (a peer still flooding a zero window may never get to ack the FIN).
         while (stream.unacknowledged_bytes() > 1 && std::chrono::steady_clock::now() < deadline) {
-          tick.expires_after(std::chrono::milliseconds(1));
+          // Keep reading (and dropping) what the peer still sends: with our
+          // receive window shut, its segments, and the acknowledgements they
+          // carry, are discarded and our last bytes may never be acked.
+          if constexpr (detail::has_try_read<Stream>) {
+            std::error_code ec;
+            for (int i = 0; i < 256; ++i)
+              if (stream.try_read_some(asio::buffer(scratch), ec) == 0 || ec) break;
+          }
+          tick.expires_after(pause);
+          pause = std::min(pause * 2, std::chrono::milliseconds(10));
           co_await tick.async_wait(detail::use_tuple);
         }
       } else {

@@ -53,6 +53,10 @@ public:
   /// when nothing fits.  Used by message endpoints to skip a completion.
   std::size_t try_write_some(asio::const_buffer buf, std::error_code& ec);
 
+  /// Reads what is there now, without waiting (0 with would_block when
+  /// nothing is, 0 without an error at end of stream).
+  std::size_t try_read_some(asio::mutable_buffer buf, std::error_code& ec);
+
   /// Bytes written but not yet acknowledged by the peer (Linux SIOCOUTQ;
   /// -1 when unknown).  A graceful close waits for 0 before closing.
   long unacknowledged_bytes() const;

@@ -376,16 +376,19 @@ TEST_CASE("graceful shutdown loses no message the server acknowledged", "[integr
         auto ch = co_await coronet::connect(url);
         REQUIRE(ch);
         auto ex = co_await asio::this_coro::executor;
-        // the sender pipelines numbered messages for as long as the connection takes them
+        // The sender pipelines numbered messages until the stop begins, then
+        // finishes the message it is on.  (A peer that keeps flooding a
+        // closing server can stall the drain: see docs/tcp.md, close().)
+        auto stopping = std::make_shared<bool>(false);
         asio::co_spawn(
             ex,
-            [](coronet::channel ch) -> asio::awaitable<void> {
-              for (std::size_t i = 0; i < 100'000; ++i) {
+            [](coronet::channel ch, std::shared_ptr<bool> stopping) -> asio::awaitable<void> {
+              for (std::size_t i = 0; i < 100'000 && !*stopping; ++i) {
                 auto text = std::to_string(i);
                 if (!co_await ch.send(coronet::message_view(text))) break;
                 if (i % 64 == 0) co_await asio::post(asio::use_awaitable); // let the reader run
               }
-            }(*ch),
+            }(*ch, stopping),
             asio::detached);
         for (;;) {
           auto m = co_await ch->receive();
@@ -399,7 +402,10 @@ TEST_CASE("graceful shutdown loses no message the server acknowledged", "[integr
           }
           if (m->text() != std::to_string(received))
             FAIL("echo " << received << " is " << m->text());
-          if (++received == 2000) stopper = std::thread([&server] { server.stop(); });
+          if (++received == 2000) {
+            *stopping = true;
+            stopper = std::thread([&server] { server.stop(); });
+          }
         }
       }(f.url(), f.server, received, stopper),
       60s);

@@ -60,6 +60,16 @@ std::size_t tcp_stream::try_write_some(asio::const_buffer buf, std::error_code& 
   return static_cast<std::size_t>(n);
 }
 
+std::size_t tcp_stream::try_read_some(asio::mutable_buffer buf, std::error_code& ec) {
+  ssize_t n = ::recv(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
+  if (n < 0) {
+    ec = std::error_code(errno, asio::error::get_system_category());
+    return 0;
+  }
+  ec = {};
+  return static_cast<std::size_t>(n);
+}
+
 long tcp_stream::unacknowledged_bytes() const {
 #if defined(__linux__)
   int n = 0;
