@@ -1,3 +1,5 @@
+#include "../../lib/listen_address.hpp"
+
 #include <coronet/error.hpp>
 #include <coronet/tcp.hpp>
 #include <coronet/timeout.hpp>
@@ -112,34 +114,14 @@ asio::awaitable<result<tcp_stream>> tcp_connect(std::string_view host, std::uint
 
 result<tcp_acceptor> tcp_acceptor::open(asio::any_io_executor ex, std::string_view host,
                                         std::uint16_t port, const options& o) {
-  std::error_code ec;
-  asio::ip::address address;
-  if (host.empty() || host == "*") {
-    address = asio::ip::address_v6::any();
-  } else if (host == "localhost") {
-    address = asio::ip::address_v4::loopback();
-  } else {
-    address = asio::ip::make_address(std::string(host), ec);
-    if (ec) {
-      // A name: resolve it synchronously once, at start-up.
-      asio::ip::tcp::resolver r(ex);
-      auto found = r.resolve(std::string(host), std::to_string(port), ec);
-      if (ec || found.empty()) return fail(errc::resolve_failed);
-      address = found.begin()->endpoint().address();
-    }
-  }
-  asio::ip::tcp::endpoint endpoint(address, port);
+  auto address = detail::listen_address(ex, host);
+  if (!address) return fail(address.error());
+  asio::ip::tcp::endpoint endpoint(*address, port);
   asio::ip::tcp::acceptor acceptor(ex);
+  std::error_code ec;
   acceptor.open(endpoint.protocol(), ec);
   if (ec) return fail(ec);
-  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (o.reuse_port) {
-    using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-    acceptor.set_option(reuse_port(true), ec);
-    if (ec) return fail(ec);
-  }
-  if (address.is_v6() && address.is_unspecified())
-    acceptor.set_option(asio::ip::v6_only(false), ec);
+  if (auto e = detail::prepare_to_bind(acceptor, *address, o.reuse_port)) return fail(e);
   acceptor.bind(endpoint, ec);
   if (ec) return fail(ec);
   acceptor.listen(o.backlog, ec);

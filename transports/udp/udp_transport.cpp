@@ -4,6 +4,7 @@
 // Everything here runs on the executor of the socket it belongs to: peers of
 // one listener share its thread and its send batch, so the replies a handler
 // queues in one turn leave in one sendmmsg.
+#include "../../lib/listen_address.hpp"
 #include "../../lib/transports.hpp"
 #include "udp_batch.hpp"
 
@@ -653,25 +654,13 @@ asio::awaitable<result<channel>> udp_connect_channel(url u, options o) {
 
 result<listener> udp_listen(asio::any_io_executor ex, const url& u, const options& o) {
   std::error_code ec;
-  asio::ip::address address;
-  if (u.host == "*" || u.host.empty())
-    address = asio::ip::address_v6::any();
-  else if (u.host == "localhost")
-    address = asio::ip::address_v4::loopback();
-  else {
-    address = asio::ip::make_address(u.host, ec);
-    if (ec) return fail(errc::resolve_failed);
-  }
-  udp::endpoint endpoint(address, u.port);
+  auto address = listen_address(ex, u.host);
+  if (!address) return fail(address.error());
+  udp::endpoint endpoint(*address, u.port);
   udp::socket socket(ex);
   socket.open(endpoint.protocol(), ec);
   if (ec) return fail(ec);
-  socket.set_option(asio::socket_base::reuse_address(true), ec);
-  if (o.reuse_port) {
-    using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-    socket.set_option(reuse_port(true), ec);
-    if (ec) return fail(ec);
-  }
+  if (auto e = prepare_to_bind(socket, *address, o.reuse_port)) return fail(e);
   socket.bind(endpoint, ec);
   if (ec) return fail(ec);
   apply_socket_options(socket, o, ec);
