@@ -27,8 +27,8 @@ asio::awaitable<result<channel>> connect(std::string_view text, options o) {
   switch (u->scheme) {
   case scheme::tcp: return detail::tcp_connect_channel(std::move(*u), std::move(opts));
   case scheme::udp: return detail::udp_connect_channel(std::move(*u), std::move(opts));
+  case scheme::ws: return detail::ws_connect_channel(std::move(*u), std::move(opts));
   case scheme::tls:
-  case scheme::ws:
   case scheme::wss: break;
   }
   return fail_now(errc::unsupported);
@@ -41,8 +41,8 @@ result<listener> listen(asio::any_io_executor ex, std::string_view text, options
   switch (u->scheme) {
   case scheme::tcp: return detail::tcp_listen(std::move(ex), *u, o);
   case scheme::udp: return detail::udp_listen(std::move(ex), *u, o);
+  case scheme::ws: return detail::ws_listen(std::move(ex), *u, o);
   case scheme::tls:
-  case scheme::ws:
   case scheme::wss: return fail(errc::unsupported);
   }
   return fail(errc::invalid_url);

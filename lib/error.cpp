@@ -1,4 +1,5 @@
 #include <coronet/error.hpp>
+#include <coronet/http.hpp>
 
 #include <asio/error.hpp>
 
@@ -63,20 +64,65 @@ public:
     auto is = [&](std::errc e) { return sys && ec.value() == static_cast<int>(e); };
     switch (static_cast<condition>(value)) {
     case condition::connection_lost:
-      return ec == errc::closed || ec == asio::error::eof || is(std::errc::connection_reset) ||
+      return ec == errc::closed || ec.category() == close_code_category() ||
+             ec == asio::error::eof || is(std::errc::connection_reset) ||
              is(std::errc::connection_aborted) || is(std::errc::broken_pipe) ||
              is(std::errc::not_connected);
     case condition::timed_out: return ec == errc::timeout || is(std::errc::timed_out);
     case condition::refused:
       return ec == errc::connection_refused || ec == errc::unauthorized ||
-             ec == errc::handshake_failed || is(std::errc::connection_refused);
+             ec.category() == http_status_category() || ec == errc::handshake_failed ||
+             is(std::errc::connection_refused);
     case condition::too_large: return ec == errc::message_too_large || is(std::errc::message_size);
     }
     return false;
   }
 };
 
+class http_statuses final : public std::error_category {
+public:
+  const char* name() const noexcept override { return "coronet.http"; }
+  std::string message(int value) const override {
+    return "the server refused the WebSocket upgrade: HTTP/1.1 " + std::to_string(value) + " " +
+           std::string(http_reason(value));
+  }
+};
+
+class close_codes final : public std::error_category {
+public:
+  const char* name() const noexcept override { return "coronet.websocket"; }
+  std::string message(int value) const override {
+    std::string what = [&]() -> std::string {
+      switch (static_cast<close_code>(value)) {
+      case close_code::normal_closure: return "normal closure";
+      case close_code::going_away: return "going away";
+      case close_code::protocol_error: return "protocol error";
+      case close_code::unsupported_data: return "unsupported data";
+      case close_code::no_status_received: return "no status code";
+      case close_code::abnormal_closure: return "abnormal closure";
+      case close_code::invalid_payload: return "invalid payload data";
+      case close_code::policy_violation: return "policy violation";
+      case close_code::message_too_big: return "message too big";
+      case close_code::mandatory_extension: return "mandatory extension missing";
+      case close_code::internal_error: return "internal server error";
+      }
+      return value >= 4000 ? "application code" : "registered code";
+    }();
+    return "the peer closed the WebSocket with " + std::to_string(value) + " (" + what + ")";
+  }
+};
+
 } // namespace
+
+const std::error_category& http_status_category() noexcept {
+  static const http_statuses instance;
+  return instance;
+}
+
+const std::error_category& close_code_category() noexcept {
+  static const close_codes instance;
+  return instance;
+}
 
 const std::error_category& condition_category() noexcept {
   static const conditions instance;

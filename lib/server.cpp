@@ -61,13 +61,19 @@ struct server::impl {
   asio::awaitable<void> run_connection(worker& w, channel ch) {
     auto it = w.live.insert(w.live.end(), ch);
     try {
-      co_await handler(ch);
+      co_await handler_for(ch)(ch);
     } catch (...) {
       (options.on_error ? options.on_error : log_error)(std::current_exception());
     }
     co_await ch.close();
     w.live.erase(it);
     w.active.fetch_sub(1, std::memory_order_release);
+  }
+
+  const connection_handler& handler_for(const channel& ch) const {
+    for (auto& [path, h] : options.routes)
+      if (path == ch.path()) return h;
+    return handler;
   }
 
   asio::awaitable<void> accept_loop(worker& w) {
@@ -156,6 +162,8 @@ result<void> server::start(std::string_view text, connection_handler handler, se
   if (!u) return fail(u.error());
   if (o.threads == 0) o.threads = 1;
   if (o.threads > 1) o.reuse_port = true;
+  if (!o.routes.empty() && o.websocket.paths.empty())
+    for (auto& [path, h] : o.routes) o.websocket.paths.push_back(path);
   s.handler = std::move(handler);
   s.options = o;
   for (unsigned i = 0; i < o.threads; ++i) {

@@ -55,6 +55,8 @@ public:
     virtual const coronet::properties& properties() const = 0;
     virtual std::string remote() const = 0;
     virtual asio::any_io_executor get_executor() = 0;
+    virtual std::string_view path() const { return {}; }
+    virtual std::string_view subprotocol() const { return {}; }
   };
 
   channel() = default;
@@ -84,6 +86,10 @@ public:
   const coronet::properties& properties() const { return impl_->properties(); }
   std::string remote() const { return impl_->remote(); }
   asio::any_io_executor get_executor() { return impl_->get_executor(); }
+  /// WebSocket: the decoded request path ("/chat"); "" for other transports.
+  std::string_view path() const { return impl_->path(); }
+  /// WebSocket: the negotiated subprotocol; "" for none and other transports.
+  std::string_view subprotocol() const { return impl_->subprotocol(); }
 
   explicit operator bool() const noexcept { return impl_ != nullptr; }
   /// Identity of the connection (copies compare equal).
@@ -103,6 +109,14 @@ private:
     const coronet::properties& properties() const override { return e_.properties(); }
     std::string remote() const override { return e_.remote(); }
     asio::any_io_executor get_executor() override { return e_.get_executor(); }
+    std::string_view path() const override {
+      if constexpr (requires(const E& e) { e.path(); }) return e_.path();
+      return {};
+    }
+    std::string_view subprotocol() const override {
+      if constexpr (requires(const E& e) { e.subprotocol(); }) return e_.subprotocol();
+      return {};
+    }
 
   private:
     E e_;

@@ -8,6 +8,7 @@
 //   if (r.error() == coronet::errc::timeout) ...
 #pragma once
 
+#include <cstdint>
 #include <system_error>
 
 namespace coronet {
@@ -42,6 +43,44 @@ enum class condition {
 const std::error_category& error_category() noexcept;
 const std::error_category& condition_category() noexcept;
 
+/// A WebSocket server refused the upgrade: the error's value is the HTTP
+/// status (ec.value() == 403), its message the status line.  Matches
+/// condition::refused.
+const std::error_category& http_status_category() noexcept;
+
+/// RFC 6455 section 7.4 close codes.  A receive() that ends because the peer
+/// closed with a code other than normal_closure, going_away or
+/// no_status_received fails with that code in close_code_category() (which
+/// matches condition::connection_lost); errors coronet detects itself are
+/// coronet::errc (protocol_error = 1002, invalid_utf8 = 1007,
+/// message_too_large = 1009 sent to the peer).
+enum class close_code : std::uint16_t {
+  normal_closure = 1000,
+  going_away = 1001,
+  protocol_error = 1002,
+  unsupported_data = 1003,
+  no_status_received = 1005, ///< never sent: the close frame had no code
+  abnormal_closure = 1006,   ///< never sent: the connection dropped without a close frame
+  invalid_payload = 1007,
+  policy_violation = 1008,
+  message_too_big = 1009,
+  mandatory_extension = 1010,
+  internal_error = 1011,
+};
+
+const std::error_category& close_code_category() noexcept;
+
+inline std::error_code make_error_code(close_code c) noexcept {
+  return {static_cast<int>(c), close_code_category()};
+}
+
+/// True for the codes an endpoint may send in a close frame (1000-1003,
+/// 1007-1011, 3000-4999).
+constexpr bool is_valid_close_code(std::uint16_t c) noexcept {
+  return (c >= 1000 && c <= 1011 && c != 1004 && c != 1005 && c != 1006) ||
+         (c >= 3000 && c <= 4999);
+}
+
 inline std::error_condition make_error_condition(condition c) noexcept {
   return {static_cast<int>(c), condition_category()};
 }
@@ -56,3 +95,5 @@ template <>
 struct std::is_error_code_enum<coronet::errc> : std::true_type {};
 template <>
 struct std::is_error_condition_enum<coronet::condition> : std::true_type {};
+template <>
+struct std::is_error_code_enum<coronet::close_code> : std::true_type {};

@@ -45,21 +45,6 @@
 
 namespace coronet {
 
-namespace detail {
-template <class S>
-concept has_try_write = requires(S& s, asio::const_buffer b, std::error_code& ec) {
-  { s.try_write_some(b, ec) } -> std::convertible_to<std::size_t>;
-};
-template <class S>
-concept has_try_read = requires(S& s, asio::mutable_buffer b, std::error_code& ec) {
-  { s.try_read_some(b, ec) } -> std::convertible_to<std::size_t>;
-};
-template <class S>
-concept has_unacknowledged = requires(const S& s) {
-  { s.unacknowledged_bytes() } -> std::convertible_to<long>;
-};
-} // namespace detail
-
 template <stream Stream, class Codec>
 class framed {
 public:

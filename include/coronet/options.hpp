@@ -7,6 +7,7 @@
 // override the struct.
 #pragma once
 
+#include <coronet/http.hpp>
 #include <coronet/message.hpp>
 #include <coronet/url.hpp>
 
@@ -14,7 +15,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace coronet {
 
@@ -48,6 +52,52 @@ struct udp_options {
   int tos = -1;                   ///< IP_TOS / IPV6_TCLASS byte (DSCP << 2); -1 = leave
   /// Fault injection for tests: drop every Nth datagram received (0 = none).
   std::size_t drop_every = 0;
+};
+
+/// WebSocket settings (ws:// and wss:// only).  The containers and hooks
+/// live on the heap, so this struct is safe to pass by value into coroutines.
+struct websocket_options {
+  // ---- both sides -------------------------------------------------------
+  /// Server: the subprotocols it speaks, most preferred first; the first one
+  /// the client offers is chosen.  Client: the ones it offers; the server's
+  /// choice must be one of them (else errc::handshake_failed).
+  std::vector<std::string> subprotocols;
+  /// Largest request (server) or response (client) head; a larger request is
+  /// refused with 431, a larger response fails the handshake.
+  std::size_t max_header_bytes = 16 * 1024;
+  /// The whole opening handshake must finish within this; else the
+  /// connection is closed (client: errc::timeout).  Zero = no limit.
+  std::chrono::milliseconds handshake_timeout{10'000};
+  /// Messages larger than this are sent as a fragmented message, in frames
+  /// of at most this many payload bytes (capped at 4096, wslay's frame
+  /// buffer).  Zero = never fragment.
+  std::size_t fragment_size = 0;
+  /// Send a ping this often; if no pong has come back `pong_timeout` after
+  /// a ping, the connection is dropped (receive() fails with errc::timeout).
+  /// Zero = no keepalive.
+  std::chrono::milliseconds ping_interval{0};
+  std::chrono::milliseconds pong_timeout{10'000};
+
+  // ---- server -----------------------------------------------------------
+  /// Paths accepted (exact match on the decoded path); others get 404.
+  /// Empty = the listen URL's path, or any path when that is "/".
+  std::vector<std::string> paths;
+  /// Origin header values accepted (exact match, e.g. "https://example.com");
+  /// others get 403.  Empty = any origin, and requests without one.
+  std::vector<std::string> allowed_origins;
+  /// Called with every upgrade request that passed the protocol checks:
+  /// return std::nullopt to accept, or the response to refuse with (401,
+  /// 403, ...).
+  std::function<std::optional<http_response>(const http_request&)> authorize;
+  /// Answers requests that are not upgrade requests (a plain GET of the
+  /// page that opens the WebSocket).  Unset: such requests get 400.
+  std::function<http_response(const http_request&)> http_handler;
+  /// Extra headers on the 101 response.
+  http_headers response_headers;
+
+  // ---- client -----------------------------------------------------------
+  /// Extra headers on the upgrade request (Origin, Authorization, Cookie).
+  http_headers request_headers;
 };
 
 struct options {
@@ -92,6 +142,7 @@ struct options {
   int backlog = 1024;
 
   coronet::udp_options udp;
+  coronet::websocket_options websocket;
 };
 
 /// Settings shared by every endpoint created by one listener or connect

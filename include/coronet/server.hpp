@@ -23,7 +23,10 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace coronet {
 
@@ -37,6 +40,11 @@ struct server_options : options {
   bool handle_signals = true;
   /// Called for a handler that ended with an exception; the default logs it to stderr.
   std::function<void(std::exception_ptr)> on_error;
+  /// ws:// only: a handler per path ({"/echo", echo}, {"/chat", chat}).  A
+  /// connection runs the handler of its path; requests for other paths get
+  /// 404 at the handshake.  The handler given to start()/serve() is unused
+  /// when routes are set (pass nullptr).
+  std::vector<std::pair<std::string, connection_handler>> routes;
   /// serve() only: called once the port is bound (with the port, useful with port 0).
   std::function<void(std::uint16_t port)> on_listening;
 };

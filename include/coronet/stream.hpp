@@ -44,6 +44,22 @@ concept stream = requires(S& s, asio::mutable_buffer mb, asio::const_buffer cb, 
   s.async_write_some(cb, detail::use_tuple);
 };
 
+namespace detail {
+// Optional stream members that message endpoints use when present.
+template <class S>
+concept has_try_write = requires(S& s, asio::const_buffer b, std::error_code& ec) {
+  { s.try_write_some(b, ec) } -> std::convertible_to<std::size_t>;
+};
+template <class S>
+concept has_try_read = requires(S& s, asio::mutable_buffer b, std::error_code& ec) {
+  { s.try_read_some(b, ec) } -> std::convertible_to<std::size_t>;
+};
+template <class S>
+concept has_unacknowledged = requires(const S& s) {
+  { s.unacknowledged_bytes() } -> std::convertible_to<long>;
+};
+} // namespace detail
+
 /// Reads exactly `buf.size()` bytes.  Completes with errc::closed if the
 /// stream ends first (the bytes read so far are in `buf`).
 template <stream S>

@@ -1,0 +1,75 @@
+// Private: the compiled WebSocket protocol engine (RFC 6455 framing on wslay)
+// that websocket<Stream> drives.  It does no I/O: bytes read from the stream
+// go in through feed(), frames to write come out appended to a byte vector.
+// Keeping wslay behind this class is what keeps <wslay/wslay.h> out of the
+// public headers and the framing code out of every template instantiation.
+#pragma once
+
+#include <coronet/message.hpp>
+#include <coronet/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace coronet::detail {
+
+class ws_protocol {
+public:
+  enum class role : unsigned char { server, client };
+
+  ws_protocol(role r, std::size_t max_message, std::size_t fragment_size);
+  ~ws_protocol();
+  ws_protocol(ws_protocol&&) noexcept;
+  ws_protocol& operator=(ws_protocol&&) noexcept;
+
+  /// Parses all of `in`.  Complete messages become available from next();
+  /// automatic replies (pong, the close echo, a close for a protocol
+  /// violation) are appended to `out`.
+  void feed(std::span<const std::byte> in, std::vector<std::byte>& out);
+
+  /// The next complete message, or nothing.  The view stays valid until the
+  /// next call of next() or feed().
+  std::optional<message_view> next();
+
+  /// Why no more messages will come once the ready ones are taken; empty
+  /// while the connection is open.
+  std::error_code receive_error() const;
+  /// Ends receiving locally (receive_error() becomes `why` if it was empty).
+  void stop_receiving(std::error_code why);
+
+  /// Appends the frame(s) of a data message to `out`.  Fails with
+  /// errc::closed once a close frame was sent, errc::invalid_utf8 for text
+  /// that is not UTF-8.
+  result<void> send(message_view m, std::vector<std::byte>& out);
+  /// Appends a ping (payload at most 125 bytes).
+  result<void> ping(std::span<const std::byte> payload, std::vector<std::byte>& out);
+  /// Appends a close frame unless one was sent already.  An invalid code is
+  /// sent as 1000 without a reason; a reason is cut to 123 bytes.
+  void close(std::uint16_t code, std::string_view reason, std::vector<std::byte>& out);
+
+  bool close_sent() const;
+  bool close_received() const;
+  /// The peer's close frame: code (1005 when it had none) and reason.
+  std::uint16_t peer_close_code() const;
+  std::string_view peer_close_reason() const;
+  /// True if a pong arrived since the last call.
+  bool take_pong();
+  /// Bytes of heap the engine holds now (for the idle-memory figures).
+  std::size_t buffered_bytes() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// True if `s` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates).
+bool is_valid_utf8(std::span<const std::byte> s) noexcept;
+
+} // namespace coronet::detail

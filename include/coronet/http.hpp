@@ -1,0 +1,61 @@
+// The HTTP side of a WebSocket server: the upgrade request as the server's
+// hooks see it, and the responses they can send instead of upgrading.
+//
+//   o.websocket.authorize = [](const coronet::http_request& r)
+//       -> std::optional<coronet::http_response> {
+//     auto token = r.bearer_token();               // Authorization: Bearer ...
+//     if (!token) token = r.query_value("token");  // or ?token=...
+//     if (token && *token == "s3cret") return std::nullopt;  // let it in
+//     return coronet::http_response::error(401);
+//   };
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace coronet {
+
+using http_headers = std::vector<std::pair<std::string, std::string>>;
+
+/// A parsed HTTP/1.1 request head (the WebSocket upgrade request, or a plain
+/// request on a WebSocket port).  Header names keep the peer's spelling;
+/// header() compares them case-insensitively.
+struct http_request {
+  std::string method; ///< "GET"
+  std::string target; ///< as sent: "/chat?room=1"
+  std::string path;   ///< percent-decoded path: "/chat"
+  std::string query;  ///< raw query string without '?': "room=1"
+  http_headers headers;
+  std::string remote; ///< the peer's address, for logs
+
+  /// The first header of that name (case-insensitive), if any.
+  std::optional<std::string_view> header(std::string_view name) const;
+  /// The value of a cookie from the Cookie header(s), if any.
+  std::optional<std::string_view> cookie(std::string_view name) const;
+  /// A query parameter, percent-decoded.
+  std::optional<std::string> query_value(std::string_view key) const;
+  /// The token of an "Authorization: Bearer <token>" header, if any.
+  std::optional<std::string_view> bearer_token() const;
+  /// True if the comma-separated header `name` holds `token` (case-insensitive).
+  bool has_token(std::string_view name, std::string_view token) const;
+};
+
+/// A response a server sends instead of upgrading (refusals, plain pages).
+/// The connection is closed after it.
+struct http_response {
+  int status = 200;
+  http_headers headers;
+  std::string body;
+  std::string content_type = "text/plain; charset=utf-8";
+
+  /// A response with the standard reason phrase as its body.
+  static http_response error(int status);
+};
+
+/// The standard reason phrase of an HTTP status ("Forbidden" for 403).
+std::string_view http_reason(int status) noexcept;
+
+} // namespace coronet

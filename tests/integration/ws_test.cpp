@@ -1,0 +1,354 @@
+// ws:// end to end over loopback: echo of text and binary, large and
+// fragmented messages, the handshake's options and refusals, keepalive,
+// close codes both ways.
+#include <coronet/coronet.hpp>
+#include <coronet/tcp.hpp>
+#include <coronet/websocket.hpp>
+
+#include "../support/run.hpp"
+
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+using coronet::test::run;
+using namespace std::chrono_literals;
+
+namespace {
+
+asio::awaitable<void> echo(coronet::channel ch) {
+  while (auto m = co_await ch.receive())
+    if (!co_await ch.send(*m)) break;
+}
+
+struct ws_fixture {
+  coronet::server server;
+  std::string path;
+  explicit ws_fixture(coronet::server_options o = {}, std::string p = "/echo",
+                      coronet::connection_handler h = echo)
+      : path(std::move(p)) {
+    auto started = server.start("ws://127.0.0.1:0" + path, std::move(h), std::move(o));
+    REQUIRE(started);
+  }
+  std::string url(std::string_view p = {}) const {
+    return "ws://127.0.0.1:" + std::to_string(server.port()) + std::string(p.empty() ? path : p);
+  }
+};
+
+std::string pattern(std::size_t n, std::size_t seed) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (seed + i * 7) % 26);
+  return s;
+}
+
+// Sends raw bytes on a fresh TCP connection and returns everything the
+// server sends back until it closes (bounded).
+std::string raw_exchange(std::uint16_t port, std::string request) {
+  asio::io_context io;
+  return run(io, [](std::uint16_t port, std::string request) -> asio::awaitable<std::string> {
+    auto s = co_await coronet::tcp_connect("127.0.0.1", port);
+    REQUIRE(s);
+    auto w = co_await s->write(asio::buffer(request));
+    REQUIRE(w);
+    std::string got;
+    char buf[4096];
+    for (;;) {
+      auto n = co_await coronet::with_timeout(s->read_some(asio::buffer(buf)), 5s);
+      if (!n) break;
+      got.append(buf, *n);
+    }
+    co_return got;
+  }(port, std::move(request)));
+}
+
+std::string upgrade_request(std::string path = "/echo", std::string extra = "") {
+  return "GET " + path +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+         extra + "\r\n";
+}
+
+} // namespace
+
+TEST_CASE("ws: echo of text and binary messages, kinds kept", "[integration][ws]") {
+  ws_fixture f;
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<void> {
+    auto ch = co_await coronet::connect(url);
+    REQUIRE(ch);
+    CHECK(ch->properties().scheme == "ws");
+    CHECK(ch->properties().preserves_boundaries);
+    for (int i = 0; i < 40; ++i) {
+      auto msg = pattern(static_cast<std::size_t>(i * 97), i);
+      auto kind = i % 2 ? coronet::message_kind::binary : coronet::message_kind::text;
+      auto sent = co_await ch->send(coronet::message_view(msg, kind));
+      REQUIRE(sent);
+      auto m = co_await ch->receive(5s);
+      REQUIRE(m);
+      CHECK(m->kind == kind);
+      CHECK(m->text() == msg);
+    }
+    auto closed = co_await ch->close();
+    CHECK(closed);
+  }(f.url()));
+}
+
+TEST_CASE("ws: 7-, 16- and 64-bit lengths, 16 MiB, fragmented sends", "[integration][ws]") {
+  ws_fixture f;
+  asio::io_context io;
+  auto fragment = GENERATE(std::size_t(0), std::size_t(1000));
+  run(
+      io,
+      [](std::string url, std::size_t fragment) -> asio::awaitable<void> {
+        coronet::options o;
+        o.websocket.fragment_size = fragment;
+        auto ch = co_await coronet::connect(url, o);
+        REQUIRE(ch);
+        for (std::size_t size : {0u, 125u, 126u, 65535u, 65536u, 1u << 20, 16u << 20}) {
+          auto msg = pattern(size, size);
+          auto sent = co_await ch->send(coronet::message_view(msg, coronet::message_kind::binary));
+          REQUIRE(sent);
+          auto m = co_await ch->receive(20s);
+          REQUIRE(m);
+          CHECK(m->size() == size);
+          CHECK(m->text() == msg);
+        }
+        co_await ch->close();
+      }(f.url(), fragment),
+      60s);
+}
+
+TEST_CASE("ws: many messages pipelined in one direction keep their order", "[integration][ws]") {
+  ws_fixture f;
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<void> {
+    auto ch = co_await coronet::connect(url);
+    REQUIRE(ch);
+    for (int i = 0; i < 2000; ++i) {
+      auto r = co_await ch->send(coronet::message_view(std::to_string(i)));
+      REQUIRE(r);
+    }
+    for (int i = 0; i < 2000; ++i) {
+      auto m = co_await ch->receive(5s);
+      REQUIRE(m);
+      REQUIRE(m->text() == std::to_string(i));
+    }
+    co_await ch->close();
+  }(f.url()));
+}
+
+TEST_CASE("ws: routes, subprotocols and the request hooks", "[integration][ws]") {
+  coronet::server_options o;
+  o.routes = {{"/echo", echo}, {"/upper", [](coronet::channel ch) -> asio::awaitable<void> {
+                                  while (auto m = co_await ch.receive()) {
+                                    std::string s(m->text());
+                                    for (auto& c : s) c = static_cast<char>(std::toupper(c));
+                                    if (!co_await ch.send(coronet::message_view(s))) break;
+                                  }
+                                }}};
+  o.websocket.subprotocols = {"chat.v2", "chat.v1"};
+  o.websocket.allowed_origins = {"http://good.example"};
+  o.websocket.authorize =
+      [](const coronet::http_request& r) -> std::optional<coronet::http_response> {
+    auto token = r.bearer_token();
+    std::optional<std::string> q = r.query_value("token");
+    if ((token && *token == "s3cret") || (q && *q == "s3cret")) return std::nullopt;
+    auto refusal = coronet::http_response::error(401);
+    refusal.headers.push_back({"WWW-Authenticate", "Bearer"});
+    return refusal;
+  };
+  o.websocket.http_handler = [](const coronet::http_request& r) {
+    coronet::http_response page;
+    page.content_type = "text/html";
+    page.body = "<p>hello from " + r.path + "</p>";
+    return page;
+  };
+  coronet::server server;
+  REQUIRE(server.start("ws://127.0.0.1:0", nullptr, o));
+  auto base = "ws://127.0.0.1:" + std::to_string(server.port());
+  asio::io_context io;
+
+  SECTION("a route with a bearer token, an allowed origin and a subprotocol") {
+    run(io, [](std::string base) -> asio::awaitable<void> {
+      coronet::options c;
+      c.websocket.subprotocols = {"chat.v1", "chat.v2"};
+      c.websocket.request_headers = {{"Origin", "http://good.example"},
+                                     {"Authorization", "Bearer s3cret"}};
+      auto ch = co_await coronet::connect(base + "/upper", c);
+      REQUIRE(ch);
+      CHECK(ch->subprotocol() == "chat.v2"); // the server's preference wins
+      auto sent = co_await ch->send("shout");
+      REQUIRE(sent);
+      auto m = co_await ch->receive(5s);
+      REQUIRE(m);
+      CHECK(m->text() == "SHOUT");
+      co_await ch->close();
+    }(base));
+  }
+  SECTION("the token in the query string") {
+    run(io, [](std::string base) -> asio::awaitable<void> {
+      coronet::options c;
+      c.websocket.request_headers = {{"Origin", "http://good.example"}};
+      auto ch = co_await coronet::connect(base + "/echo?token=s3cret", c);
+      REQUIRE(ch);
+      CHECK(ch->path() == "/echo");
+      co_await ch->close();
+    }(base));
+  }
+  SECTION("refusals carry the HTTP status") {
+    run(io, [](std::string base) -> asio::awaitable<void> {
+      coronet::options c;
+      c.websocket.request_headers = {{"Origin", "http://good.example"}};
+      auto no_token = co_await coronet::connect(base + "/echo", c);
+      REQUIRE(!no_token);
+      CHECK(no_token.error().category() == coronet::http_status_category());
+      CHECK(no_token.error().value() == 401);
+      CHECK(no_token.error() == coronet::condition::refused);
+
+      coronet::options evil;
+      evil.websocket.request_headers = {{"Origin", "http://evil.example"},
+                                        {"Authorization", "Bearer s3cret"}};
+      auto bad_origin = co_await coronet::connect(base + "/echo", evil);
+      REQUIRE(!bad_origin);
+      CHECK(bad_origin.error().value() == 403);
+
+      c.websocket.request_headers.push_back({"Authorization", "Bearer s3cret"});
+      auto no_route = co_await coronet::connect(base + "/nowhere", c);
+      REQUIRE(!no_route);
+      CHECK(no_route.error().value() == 404);
+    }(base));
+  }
+  SECTION("a plain GET is answered by the http handler") {
+    auto reply = raw_exchange(server.port(), "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK_THAT(reply, Catch::StartsWith("HTTP/1.1 200 OK\r\n"));
+    CHECK_THAT(reply, Catch::Contains("<p>hello from /index.html</p>"));
+  }
+  for (int i = 0; i < 200 && server.connections() > 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(server.connections() == 0);
+}
+
+TEST_CASE("ws: bad upgrade requests get the right status", "[integration][ws]") {
+  coronet::server_options o;
+  o.websocket.handshake_timeout = 300ms;
+  ws_fixture f(o);
+  auto port = f.server.port();
+  using Catch::StartsWith;
+  CHECK_THAT(raw_exchange(port, "POST /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Key: "
+                                "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+             StartsWith("HTTP/1.1 400 "));
+  CHECK_THAT(raw_exchange(port, "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                "Sec-WebSocket-Version: 13\r\n\r\n"),
+             StartsWith("HTTP/1.1 400 "));
+  CHECK_THAT(raw_exchange(port, upgrade_request("/echo", "")
+                                    .replace(upgrade_request().find("Connection: Upgrade"), 19,
+                                             "Connection: keep-alive")),
+             StartsWith("HTTP/1.1 400 "));
+  auto bad_key = upgrade_request();
+  bad_key.replace(bad_key.find("dGhlIHNhbXBsZSBub25jZQ=="), 24, "short");
+  CHECK_THAT(raw_exchange(port, bad_key), StartsWith("HTTP/1.1 400 "));
+  auto old_version = upgrade_request();
+  old_version.replace(old_version.find("Version: 13"), 11, "Version: 8");
+  auto reply = raw_exchange(port, old_version);
+  CHECK_THAT(reply, StartsWith("HTTP/1.1 426 "));
+  CHECK_THAT(reply, Catch::Contains("Sec-WebSocket-Version: 13"));
+  CHECK_THAT(
+      raw_exchange(port, upgrade_request("/echo", "X-Big: " + std::string(20000, 'a') + "\r\n")),
+      StartsWith("HTTP/1.1 431 "));
+  CHECK_THAT(raw_exchange(port, "\x16\x03\x01 not http at all\r\n\r\n"),
+             StartsWith("HTTP/1.1 400 "));
+  // A handshake that never finishes is cut off at the deadline.
+  auto start = std::chrono::steady_clock::now();
+  CHECK(raw_exchange(port, "GET /echo HTTP/1.1\r\nHost: x\r\n").empty());
+  CHECK(std::chrono::steady_clock::now() - start < 3s);
+  // ... and the server still serves.
+  auto good = raw_exchange(port, upgrade_request() + std::string("\x88\x82\0\0\0\0\x03\xe8", 8));
+  CHECK_THAT(good, StartsWith("HTTP/1.1 101 Switching Protocols\r\n"));
+  CHECK_THAT(good, Catch::Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+}
+
+TEST_CASE("ws: close codes and reasons travel both ways", "[integration][ws]") {
+  ws_fixture f({}, "/bye", [](coronet::channel ch) -> asio::awaitable<void> {
+    auto m = co_await ch.receive();
+    if (m) co_await ch.close({4001, "server says bye"});
+  });
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<void> {
+    auto ch = co_await coronet::connect(url);
+    REQUIRE(ch);
+    auto sent = co_await ch->send("hi");
+    REQUIRE(sent);
+    auto m = co_await ch->receive(5s);
+    REQUIRE(!m);
+    CHECK(m.error().category() == coronet::close_code_category());
+    CHECK(m.error().value() == 4001);
+    CHECK(m.error() == coronet::condition::connection_lost);
+    auto closed = co_await ch->close();
+    CHECK(closed);
+  }(f.url()));
+}
+
+TEST_CASE("ws: a message over max_message is refused with 1009", "[integration][ws]") {
+  coronet::server_options o;
+  o.max_message = 1000;
+  ws_fixture f(o);
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<void> {
+    auto ch = co_await coronet::connect(url);
+    REQUIRE(ch);
+    auto sent = co_await ch->send(coronet::message_view(pattern(1001, 1)));
+    REQUIRE(sent);
+    auto m = co_await ch->receive(5s);
+    REQUIRE(!m);
+    CHECK(m.error().value() == 1009);
+    co_await ch->close();
+  }(f.url()));
+}
+
+TEST_CASE("ws: keepalive drops a peer that stops answering pings", "[integration][ws]") {
+  // The client here never reads, so it never answers the server's pings.
+  coronet::server_options o;
+  o.websocket.ping_interval = 100ms;
+  o.websocket.pong_timeout = 200ms;
+  std::atomic<bool> timed_out{false};
+  ws_fixture f(o, "/echo", [&](coronet::channel ch) -> asio::awaitable<void> {
+    auto m = co_await ch.receive();
+    if (!m && m.error() == coronet::errc::timeout) timed_out = true;
+  });
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<void> {
+    auto s = co_await coronet::tcp_connect(
+        "127.0.0.1", static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))));
+    REQUIRE(s);
+    auto req = upgrade_request();
+    co_await s->write(asio::buffer(req));
+    co_await coronet::test::sleep_for(1s); // read nothing, answer nothing
+  }(f.url()));
+  CHECK(timed_out);
+}
+
+TEST_CASE("ws: keepalive keeps a live connection open", "[integration][ws]") {
+  coronet::server_options o;
+  o.websocket.ping_interval = 50ms;
+  o.websocket.pong_timeout = 200ms;
+  ws_fixture f(o);
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<void> {
+    auto ch = co_await coronet::connect(url);
+    REQUIRE(ch);
+    auto idle = co_await ch->receive(600ms); // answers pings while waiting
+    CHECK(idle.error() == coronet::errc::timeout);
+    auto sent = co_await ch->send("still here");
+    REQUIRE(sent);
+    auto m = co_await ch->receive(5s);
+    REQUIRE(m);
+    CHECK(m->text() == "still here");
+    co_await ch->close();
+  }(f.url()));
+}
