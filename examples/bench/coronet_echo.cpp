@@ -4,6 +4,7 @@
 #include <coronet/framed.hpp>
 #include <coronet/listener.hpp>
 #include <coronet/tcp.hpp>
+#include <coronet/websocket.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/this_coro.hpp>
@@ -79,7 +80,42 @@ asio::awaitable<void> accept_concrete(std::shared_ptr<coronet::tcp_acceptor> acc
   }
 }
 
+asio::awaitable<void> upgrade_and_echo(coronet::tcp_stream stream,
+                                       std::shared_ptr<const coronet::endpoint_config> config) {
+  auto ws = co_await coronet::accept_websocket(std::move(stream), config);
+  if (ws) co_await echo(std::move(*ws));
+}
+
+asio::awaitable<void> accept_concrete_ws(std::shared_ptr<coronet::tcp_acceptor> acceptor,
+                                         std::shared_ptr<const coronet::endpoint_config> config,
+                                         failure_log& failures) {
+  auto ex = co_await asio::this_coro::executor;
+  for (;;) {
+    auto stream = co_await acceptor->accept();
+    if (!stream) co_return;
+    asio::co_spawn(ex, upgrade_and_echo(std::move(*stream), config), failures.handler());
+  }
+}
+
 } // namespace
+
+coronet::result<asio_service> serve_coronet_concrete_ws_echo(asio::io_context& ctx,
+                                                             failure_log& failures) {
+  // What listen("ws://...") would build, spelled out.
+  auto config = std::make_shared<coronet::endpoint_config>();
+  config->properties = {.reliable = true,
+                        .ordered = true,
+                        .preserves_boundaries = true,
+                        .encrypted = false,
+                        .max_message_size = config->options.max_message,
+                        .scheme = "ws"};
+  auto opened = coronet::tcp_acceptor::open(ctx.get_executor(), "127.0.0.1", 0, config->options);
+  if (!opened) return coronet::fail(opened.error());
+  auto acceptor = std::make_shared<coronet::tcp_acceptor>(std::move(*opened));
+  auto port = acceptor->port();
+  asio::co_spawn(ctx, accept_concrete_ws(acceptor, config, failures), failures.handler());
+  return asio_service{port, [acceptor] { acceptor->close(); }};
+}
 
 coronet::result<asio_service>
 serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures, std::string_view url) {

@@ -26,6 +26,11 @@ serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures, std::st
 coronet::result<asio_service>
 serve_coronet_udp_channel_echo(asio::io_context& ctx, failure_log& failures, std::string_view url);
 
+/// Echo over coronet::tcp_acceptor and websocket<tcp_stream> directly
+/// (accept_websocket, then the loop), without a channel.
+coronet::result<asio_service> serve_coronet_concrete_ws_echo(asio::io_context& ctx,
+                                                             failure_log& failures);
+
 /// Echo over coronet::tcp_acceptor and framed<tcp_stream, raw_codec>
 /// directly, without a channel.
 coronet::result<asio_service> serve_coronet_concrete_raw_echo(asio::io_context& ctx,

@@ -35,12 +35,34 @@ constexpr int writes_per_flush = 4;
 // No single wait may overshoot a phase boundary by more than this.
 constexpr auto longest_wait = 50ms;
 
-// Message `seq` of connection `id` as it goes on the wire: the length header
-// if framed, then 8 bytes hashed from (id, seq), which make every message of
-// the run unique, then a window of the pattern at an offset hashed from
-// (id, seq), so that every byte depends on which message it belongs to.
-void fill_message(std::byte* out, std::uint32_t id, std::uint64_t seq, std::size_t payload,
-                  wire_framing framing, const payload_pattern& pattern) {
+// Bytes of the WebSocket frame header for a payload of n bytes, unmasked.
+std::size_t ws_header_size(std::size_t n) { return n < 126 ? 2 : n < 65536 ? 4 : 10; }
+
+// Writes the header of a final binary frame; returns where the payload goes.
+std::byte* put_ws_header(std::byte* out, std::size_t n, bool masked) {
+  *out++ = std::byte{0x82};
+  auto mask_bit = masked ? std::byte{0x80} : std::byte{0};
+  if (n < 126) {
+    *out++ = mask_bit | std::byte(n);
+  } else if (n < 65536) {
+    *out++ = mask_bit | std::byte{126};
+    *out++ = std::byte(n >> 8);
+    *out++ = std::byte(n);
+  } else {
+    *out++ = mask_bit | std::byte{127};
+    for (int shift = 56; shift >= 0; shift -= 8) *out++ = std::byte(std::uint64_t(n) >> shift);
+  }
+  return out;
+}
+
+// Message `seq` of connection `id` as it comes back from the server (and,
+// but for WebSocket, as it goes out): the length header if framed, then 8
+// bytes hashed from (id, seq), which make every message of the run unique,
+// then a window of the pattern at an offset hashed from (id, seq), so that
+// every byte depends on which message it belongs to.  For WebSocket,
+// `masked` receives the frame as the client sends it.
+void fill_message(std::byte* out, std::byte* masked, std::uint32_t id, std::uint64_t seq,
+                  std::size_t payload, wire_framing framing, const payload_pattern& pattern) {
   if (framing == wire_framing::length_prefixed) {
     auto n = static_cast<std::uint32_t>(payload);
     out[0] = std::byte(n >> 24);
@@ -49,39 +71,56 @@ void fill_message(std::byte* out, std::uint32_t id, std::uint64_t seq, std::size
     out[3] = std::byte(n);
     out += 4;
   }
+  if (framing == wire_framing::websocket) out = put_ws_header(out, payload, false);
   auto stamp = mix((std::uint64_t{id} << 40) ^ seq);
   auto head = std::min<std::size_t>(sizeof stamp, payload);
   std::memcpy(out, &stamp, head);
   std::memcpy(out + head, pattern.window(stamp), payload - head);
+  if (framing != wire_framing::websocket) return;
+  masked = put_ws_header(masked, payload, true);
+  auto key = static_cast<std::uint32_t>(mix(stamp));
+  std::memcpy(masked, &key, 4);
+  masked += 4;
+  std::uint64_t key8 = (std::uint64_t{key} << 32) | key; // the key repeated, for 8-byte steps
+  std::size_t i = 0;
+  for (; i + 8 <= payload; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, out + i, 8);
+    w ^= key8;
+    std::memcpy(masked + i, &w, 8);
+  }
+  auto k = reinterpret_cast<const std::byte*>(&key);
+  for (; i < payload; ++i) masked[i] = out[i] ^ k[i % 4];
 }
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
 bool is_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
-// One connection's stream.  Messages all have the same wire size W, so
-// message `seq` starts at stream offset seq * W; the last `in_flight`
-// messages live in `ring` (in_flight * W bytes) at that offset modulo the
-// ring size, and both the writer and the checker read them from there.
+// One connection's streams.  Messages all have the same wire size (E in the
+// echo, S as sent; equal but for WebSocket), so message `seq` starts at
+// offset seq * E of the echo stream; the last `in_flight` messages live in
+// `ring` (in_flight * E bytes) at that offset modulo the ring size, where
+// the checker reads them, and the writer reads them from `send_ring` (for
+// WebSocket) or from `ring` too.
 struct connection {
   int fd = -1;
   std::uint32_t id = 0;
-  std::vector<std::byte> ring;
+  std::vector<std::byte> ring, send_ring;
   std::vector<clock_type::time_point> queued_at; // per ring slot
-  std::uint64_t queued = 0;                      // stream bytes generated
-  std::uint64_t written = 0;                     // stream bytes handed to the kernel
-  std::uint64_t verified = 0;                    // stream bytes echoed and checked
+  std::uint64_t queued = 0;                      // messages generated
+  std::uint64_t written = 0;                     // sent stream bytes handed to the kernel
+  std::uint64_t verified = 0;                    // echo stream bytes received and checked
   bool polling_out = false;
 
   bool open() const { return fd >= 0; }
-  std::uint64_t outstanding() const { return queued - verified; }
 };
 
 class session {
 public:
   explicit session(const load_config& c)
-      : config_(c), payload_size_(c.message_size),
-        wire_size_(c.message_size + (c.framing == wire_framing::length_prefixed ? 4 : 0)),
+      : config_(c), payload_size_(c.message_size), wire_size_(echo_size(c)),
+        send_size_(wire_size_ + (c.framing == wire_framing::websocket ? 4 : 0)),
         scratch_(new std::byte[read_chunk]), pattern_(c.message_size) {}
 
   ~session() {
@@ -114,6 +153,21 @@ public:
   }
 
 private:
+  static std::size_t echo_size(const load_config& c) {
+    switch (c.framing) {
+    case wire_framing::length_prefixed: return c.message_size + 4;
+    case wire_framing::websocket: return c.message_size + ws_header_size(c.message_size);
+    default: return c.message_size;
+    }
+  }
+  bool websocket() const { return config_.framing == wire_framing::websocket; }
+  std::uint64_t outstanding(const connection& c) const {
+    return c.queued * wire_size_ - c.verified;
+  }
+  std::vector<std::byte>& sent_ring(connection& c) const {
+    return websocket() ? c.send_ring : c.ring;
+  }
+
   bool set_up() {
     if (config_.connections < 1 || config_.in_flight < 1 || wire_size_ == 0 ||
         (config_.framing == wire_framing::length_prefixed && payload_size_ > 0xffffffffu))
@@ -126,8 +180,11 @@ private:
       auto& c = conns_[i];
       c.id = static_cast<std::uint32_t>(i);
       c.ring.resize(static_cast<std::size_t>(config_.in_flight) * wire_size_);
+      if (websocket()) c.send_ring.resize(static_cast<std::size_t>(config_.in_flight) * send_size_);
       c.queued_at.resize(static_cast<std::size_t>(config_.in_flight));
       if (auto why = connect_one(c, deadline); !why.empty()) return fail_setup(why);
+      if (websocket())
+        if (auto why = upgrade(c, deadline); !why.empty()) return fail_setup(why);
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u32 = c.id;
@@ -161,6 +218,41 @@ private:
     ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0)
       return "connect to 127.0.0.1:" + std::to_string(config_.port) + ": " + std::strerror(err);
+    return {};
+  }
+
+  // The opening handshake, with blocking-style waits bounded by `deadline`.
+  std::string upgrade(connection& c, clock_type::time_point deadline) {
+    std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(config_.port) +
+                          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n";
+    auto wait_for = [&](short what) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_type::now());
+      pollfd p{c.fd, what, 0};
+      return ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0))) > 0;
+    };
+    for (std::size_t sent = 0; sent < request.size();) {
+      if (!wait_for(POLLOUT)) return "WebSocket upgrade: the server did not take the request";
+      auto n = ::send(c.fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && !is_would_block(errno)) return errno_text("send");
+      if (n > 0) sent += static_cast<std::size_t>(n);
+    }
+    std::string reply;
+    while (reply.find("\r\n\r\n") == std::string::npos) {
+      if (reply.size() > 16384 || !wait_for(POLLIN))
+        return "WebSocket upgrade: no complete response";
+      char buf[1024];
+      auto n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n == 0) return "WebSocket upgrade: the server closed the connection";
+      if (n < 0 && !is_would_block(errno)) return errno_text("recv");
+      if (n > 0) reply.append(buf, static_cast<std::size_t>(n));
+    }
+    if (reply.rfind("HTTP/1.1 101 ", 0) != 0 ||
+        reply.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == std::string::npos)
+      return "WebSocket upgrade refused: " + reply.substr(0, reply.find("\r\n"));
+    if (reply.size() != reply.find("\r\n\r\n") + 4)
+      return "WebSocket upgrade: the server sent frames before any request";
     return {};
   }
 
@@ -199,12 +291,12 @@ private:
     auto deadline = clock_type::now() + config_.drain_timeout;
     auto waiting = [&] {
       return std::any_of(conns_.begin(), conns_.end(),
-                         [](const connection& c) { return c.open() && c.outstanding() > 0; });
+                         [&](const connection& c) { return c.open() && outstanding(c) > 0; });
     };
     while (open_count_ > 0 && waiting() && clock_type::now() < deadline) poll_once(deadline);
     for (auto& c : conns_)
-      if (c.open() && c.outstanding() > 0)
-        fail(c, std::to_string(c.outstanding()) + " bytes never echoed (drain timed out)");
+      if (c.open() && outstanding(c) > 0)
+        fail(c, std::to_string(outstanding(c)) + " bytes never echoed (drain timed out)");
   }
 
   // One epoll_wait, at most until `until` (and never longer than
@@ -249,9 +341,9 @@ private:
 
   void check_echo(connection& c, std::size_t n, clock_type::time_point now) {
     const std::byte* in = scratch_.get();
-    if (n > c.written - c.verified)
+    if (n > outstanding(c))
       return fail(c, "received " + std::to_string(n) + " bytes, only " +
-                         std::to_string(c.written - c.verified) + " were outstanding");
+                         std::to_string(outstanding(c)) + " were outstanding");
     for (std::size_t done = 0; done < n;) {
       auto at = static_cast<std::size_t>((c.verified + done) % c.ring.size());
       auto len = std::min(n - done, c.ring.size() - at);
@@ -292,26 +384,29 @@ private:
   // used it has been checked in full), then stamps the new messages: their
   // latency starts once they are ready to be written, not while we build them.
   void queue(connection& c) {
-    auto first = c.queued / wire_size_;
-    while (c.outstanding() + wire_size_ <= c.ring.size()) {
-      auto seq = c.queued / wire_size_;
-      auto slot = static_cast<std::size_t>(seq % c.queued_at.size());
-      fill_message(c.ring.data() + slot * wire_size_, c.id, seq, payload_size_, config_.framing,
-                   pattern_);
-      c.queued += wire_size_;
+    auto first = c.queued;
+    auto slots = c.queued_at.size();
+    while (c.queued - c.verified / wire_size_ < slots) {
+      auto seq = c.queued;
+      auto slot = static_cast<std::size_t>(seq % slots);
+      fill_message(c.ring.data() + slot * wire_size_,
+                   websocket() ? c.send_ring.data() + slot * send_size_ : nullptr, c.id, seq,
+                   payload_size_, config_.framing, pattern_);
+      ++c.queued;
     }
     auto now = clock_type::now();
-    for (auto seq = first; seq < c.queued / wire_size_; ++seq)
-      c.queued_at[seq % c.queued_at.size()] = now;
+    for (auto seq = first; seq < c.queued; ++seq) c.queued_at[seq % slots] = now;
   }
 
   void flush(connection& c) {
-    for (int i = 0; i < writes_per_flush && c.written < c.queued; ++i) {
-      auto at = static_cast<std::size_t>(c.written % c.ring.size());
-      auto left = static_cast<std::size_t>(c.queued - c.written);
+    auto& ring = sent_ring(c);
+    auto total = c.queued * send_size_;
+    for (int i = 0; i < writes_per_flush && c.written < total; ++i) {
+      auto at = static_cast<std::size_t>(c.written % ring.size());
+      auto left = static_cast<std::size_t>(total - c.written);
       iovec parts[2];
-      parts[0] = {c.ring.data() + at, std::min(left, c.ring.size() - at)};
-      parts[1] = {c.ring.data(), left - parts[0].iov_len};
+      parts[0] = {ring.data() + at, std::min(left, ring.size() - at)};
+      parts[1] = {ring.data(), left - parts[0].iov_len};
       msghdr m{};
       m.msg_iov = parts;
       m.msg_iovlen = parts[1].iov_len ? 2 : 1;
@@ -323,7 +418,7 @@ private:
       }
       c.written += static_cast<std::uint64_t>(n);
     }
-    set_polling_out(c, c.written < c.queued);
+    set_polling_out(c, c.written < total);
   }
 
   void set_polling_out(connection& c, bool on) {
@@ -338,7 +433,8 @@ private:
 
   const load_config& config_;
   std::size_t payload_size_;
-  std::size_t wire_size_;
+  std::size_t wire_size_; // per message in the echo
+  std::size_t send_size_; // per message as written
   std::unique_ptr<std::byte[]> scratch_;
   payload_pattern pattern_;
   std::vector<connection> conns_;

@@ -23,6 +23,10 @@
 // awaited up to drain_timeout), then every socket is closed.  Every wait is
 // bounded, so run() returns by itself.
 //
+// With wire_framing::websocket the stream written (masked frames) and the
+// stream expected back (unmasked frames) differ: each connection keeps both
+// forms of its in-flight messages, one ring each.
+//
 // With wire_framing::datagram the generator speaks UDP instead (see
 // datagram_load.hpp): each connection is a connected UDP socket (a peer),
 // one message is one datagram, and a datagram whose echo does not come back
@@ -43,6 +47,10 @@ enum class wire_framing {
   raw,             ///< payload bytes only; the echo is compared as a byte stream
   length_prefixed, ///< u32 big-endian payload length, then the payload
   datagram,        ///< UDP: one message per datagram, each echo checked on its own
+  /// WebSocket: an HTTP upgrade to "/", then one masked binary frame per
+  /// message, as a browser sends them; the echo is checked as the stream of
+  /// unmasked frames the server must send back.
+  websocket,
 };
 
 struct load_config {

@@ -30,6 +30,18 @@ const server_kind kinds[] = {
                                   return serve_coronet_channel_echo(ctx, f, "tcp://127.0.0.1:0");
                                 });
      }},
+    {"coronet-channel-ws", "coronet::channel over ws:// (masked binary frames in)",
+     wire_framing::websocket,
+     [](int cpu) {
+       return start_asio_server("coronet-channel-ws", cpu,
+                                [](asio::io_context& ctx, failure_log& f) {
+                                  return serve_coronet_channel_echo(ctx, f, "ws://127.0.0.1:0/");
+                                });
+     }},
+    {"coronet-concrete-ws", "websocket<tcp_stream>, no type erasure", wire_framing::websocket,
+     [](int cpu) {
+       return start_asio_server("coronet-concrete-ws", cpu, serve_coronet_concrete_ws_echo);
+     }},
     {"udp-c-mmsg", "UDP in C: epoll, recvmmsg + sendmmsg in batches of 64 (the floor)",
      wire_framing::datagram, [](int cpu) { return start_mmsg_server(cpu); }},
     {"udp-asio-plain", "UDP, Asio coroutines, async_receive_from + async_send_to (the reference)",

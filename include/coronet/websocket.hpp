@@ -135,6 +135,7 @@ private:
     std::unique_ptr<std::byte[]> rbuf;
     std::size_t rcap = 0;
     bool reading = false, receiving_stopped = false, stream_closed = false;
+    bool peer_ended = false; // the peer's side of the stream is done (end of stream or error)
     std::error_code abort_reason;
 
     std::vector<std::byte> pending, inflight;
@@ -195,6 +196,7 @@ private:
       if (ec) {
         // Cancelled (a with_timeout() deadline): nothing was lost, go on later.
         if (ec == asio::error::operation_aborted && !stream_closed) co_return fail(errc::closed);
+        peer_ended = true;
         auto e = stream_closed && abort_reason ? abort_reason : detail::normalize_stream_error(ec);
         if (receiving_stopped && !stream_closed) e = errc::closed;
         proto.stop_receiving(e);
@@ -394,7 +396,7 @@ private:
       while ((writing || !pending.empty()) && !write_error && !stream_closed) co_await wait();
       if (!stream_closed && !write_error) {
         (void)stream.shutdown(asio::socket_base::shutdown_send);
-        co_await linger();
+        if (!peer_ended) co_await linger(); // a peer that left reads nothing more
       }
       limit.cancel();
       bool timed_out = close_timed_out;
@@ -427,6 +429,7 @@ private:
         auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), detail::use_tuple);
         if (ec) break;
       }
+      peer_ended = true;
     }
 
     void abort(std::error_code why) {
