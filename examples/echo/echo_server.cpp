@@ -3,6 +3,7 @@
 //   echo_server --listen tcp://127.0.0.1:7000              length-prefixed messages
 //   echo_server --listen "tcp://127.0.0.1:7000?framing=raw" bytes exactly as received
 //   echo_server --listen udp://127.0.0.1:7000               one datagram, one echo
+//   echo_server --listen ws://127.0.0.1:7000/echo           text as text, binary as binary
 //
 // A message over --max-message closes that connection with a logged reason;
 // the server goes on serving the others.  Ctrl-C stops it gracefully.
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
   CLI::App app{"coronet echo server"};
   std::string url;
   coronet::server_options options;
-  app.add_option("--listen", url, "URL to listen on, e.g. tcp://127.0.0.1:7000")->required();
+  app.add_option("--listen", url, "URL to listen on, e.g. tcp://127.0.0.1:7000 or ws://127.0.0.1:7000/echo")->required();
   app.add_option("--threads", options.threads, "threads, each with its own acceptor")
       ->check(CLI::Range(1u, 256u));
   app.add_option("--max-message", options.max_message, "largest message accepted, in bytes")
