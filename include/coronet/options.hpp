@@ -1,7 +1,8 @@
 // Options every transport takes.
 //
 // options is passed by value into coroutines, so it holds no std::string or
-// other type that points into itself: GCC 12 relocates temporaries of a
+// other type that points into itself (containers of strings are fine: their
+// elements live on the heap): GCC 12 relocates temporaries of a
 // co_await expression bitwise (see docs/design.md, "Toolchain notes").  Where a URL is the only
 // input, the same settings come from its query string (?timeout_ms=, ?max_message=, ?framing=) and
 // override the struct.
@@ -69,8 +70,7 @@ struct websocket_options {
   /// connection is closed (client: errc::timeout).  Zero = no limit.
   std::chrono::milliseconds handshake_timeout{10'000};
   /// Messages larger than this are sent as a fragmented message, in frames
-  /// of at most this many payload bytes (capped at 4096, wslay's frame
-  /// buffer).  Zero = never fragment.
+  /// of at most this many payload bytes.  Zero = never fragment.
   std::size_t fragment_size = 0;
   /// Send a ping this often; if no pong has come back `pong_timeout` after
   /// a ping, the connection is dropped (receive() fails with errc::timeout).
