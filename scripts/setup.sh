@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every dependency coronet needs from Debian's packages, then
+# Installs every dependency coronet needs from Debian's packages (and, for
+# the interop tests, Node's ws from npm into tests/interop/node), then
 # configures and builds with CMake into build/.  Safe to run again.
 #
 #   scripts/setup.sh            install + build
@@ -12,7 +13,10 @@ packages=(
   libasio-dev libwslay-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
   catch2 libcli11-dev
   python3 python3-websockets
+  libboost-dev
 )
+# Node and npm for the interop tests' Node peer (tests/interop/node), unless a node is on PATH.
+if ! command -v node >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
@@ -26,6 +30,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+# The Node WebSocket peer of tests/interop (ws, pinned by its package-lock.json).
+if [ ! -d tests/interop/node/node_modules/ws ]; then
+  echo "setup: installing Node's ws into tests/interop/node"
+  (cd tests/interop/node && npm ci --no-audit --no-fund)
 fi
 
 if [ "${1:-}" = "--deps" ]; then exit 0; fi
