@@ -1,5 +1,6 @@
 #include "echo_server.hpp"
 
+#include "beast_ws_echo.hpp"
 #include "epoll_echo.h"
 #include "mmsg_echo.h"
 
@@ -99,6 +100,15 @@ struct mmsg_api {
   static void destroy(handle* s) { mmsg_echo_destroy(s); }
 };
 
+struct beast_api {
+  using handle = beast_echo;
+  static handle* create() { return beast_echo_create(); }
+  static std::uint16_t port(const handle* s) { return beast_echo_port(s); }
+  static int run(handle* s) { return beast_echo_run(s); }
+  static void stop(handle* s) { beast_echo_stop(s); }
+  static void destroy(handle* s) { beast_echo_destroy(s); }
+};
+
 template <class Api>
 class c_echo_server final : public echo_server {
 public:
@@ -165,4 +175,8 @@ coronet::result<std::unique_ptr<echo_server>> start_epoll_server(int cpu) {
 
 coronet::result<std::unique_ptr<echo_server>> start_mmsg_server(int cpu) {
   return start_c_server<mmsg_api>(cpu);
+}
+
+coronet::result<std::unique_ptr<echo_server>> start_beast_ws_server(int cpu) {
+  return start_c_server<beast_api>(cpu);
 }

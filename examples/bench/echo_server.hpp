@@ -84,5 +84,8 @@ coronet::result<std::unique_ptr<echo_server>> start_asio_server(std::string name
 /// Runs the C epoll echo server (TCP) on a thread pinned to `cpu`.
 coronet::result<std::unique_ptr<echo_server>> start_epoll_server(int cpu);
 
+/// Runs the Boost.Beast WebSocket echo server on a thread pinned to `cpu`.
+coronet::result<std::unique_ptr<echo_server>> start_beast_ws_server(int cpu);
+
 /// Runs the C recvmmsg/sendmmsg echo server (UDP) on a thread pinned to `cpu`.
 coronet::result<std::unique_ptr<echo_server>> start_mmsg_server(int cpu);

@@ -37,6 +37,8 @@ constexpr target targets[] = {
     {"pipelined-64k", "coronet-channel-ws", "coronet-channel-raw", metric::messages_per_second,
      0.85},
     {"", "coronet-channel-ws", "coronet-concrete-ws", metric::messages_per_second, 0.95},
+    // ... and against the familiar C++ WebSocket server, which it should beat.
+    {"", "coronet-channel-ws", "beast-ws", metric::messages_per_second, 1.00},
     // UDP: within 5% of plain Asio in ping-pong; with many peers, batching
     // should put coronet near the C recvmmsg/sendmmsg floor (plain Asio
     // reaches about 0.87 of it) at a lower CPU cost per datagram than Asio.

@@ -42,6 +42,8 @@ const server_kind kinds[] = {
      [](int cpu) {
        return start_asio_server("coronet-concrete-ws", cpu, serve_coronet_concrete_ws_echo);
      }},
+    {"beast-ws", "Boost.Beast websocket::stream, one async_write per message (familiar peer)",
+     wire_framing::websocket, [](int cpu) { return start_beast_ws_server(cpu); }},
     {"udp-c-mmsg", "UDP in C: epoll, recvmmsg + sendmmsg in batches of 64 (the floor)",
      wire_framing::datagram, [](int cpu) { return start_mmsg_server(cpu); }},
     {"udp-asio-plain", "UDP, Asio coroutines, async_receive_from + async_send_to (the reference)",
