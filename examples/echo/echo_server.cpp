@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
   CLI::App app{"coronet echo server"};
   std::string url;
   coronet::server_options options;
-  app.add_option("--listen", url, "URL to listen on, e.g. tcp://127.0.0.1:7000 or ws://127.0.0.1:7000/echo")->required();
+  app.add_option("--listen", url,
+                 "URL to listen on, e.g. tcp://127.0.0.1:7000 or ws://127.0.0.1:7000/echo")
+      ->required();
   app.add_option("--threads", options.threads, "threads, each with its own acceptor")
       ->check(CLI::Range(1u, 256u));
   app.add_option("--max-message", options.max_message, "largest message accepted, in bytes")
