@@ -159,16 +159,26 @@ struct ws_protocol::impl {
   std::string peer_reason;
   bool pong = false;
 
-  impl(role r, std::size_t max, std::size_t frag) : side(r), max_message(max), fragment_size(frag) {
+  impl(role r, std::size_t max, std::size_t frag)
+      : side(r), max_message(max), fragment_size(frag) {}
+  ~impl() {
+    if (ctx) wslay_event_context_free(ctx);
+  }
+
+  // wslay's context holds two 4 KiB buffers: it is made on the first control
+  // frame either way, so that an idle connection does not carry it.
+  wslay_event_context_ptr control_context() {
+    if (ctx) return ctx;
     static const wslay_event_callbacks callbacks = {
         &impl::on_recv, &impl::on_send, &impl::on_genmask, nullptr,
         nullptr,        nullptr,        &impl::on_message,
     };
-    int rc = r == role::server ? wslay_event_context_server_init(&ctx, &callbacks, this)
-                               : wslay_event_context_client_init(&ctx, &callbacks, this);
+    int rc = side == role::server ? wslay_event_context_server_init(&ctx, &callbacks, this)
+                                  : wslay_event_context_client_init(&ctx, &callbacks, this);
     if (rc != 0) throw std::bad_alloc();
+    return ctx;
   }
-  ~impl() { wslay_event_context_free(ctx); }
+  bool close_was_sent() const { return ctx && wslay_event_get_close_sent(ctx); }
   impl(const impl&) = delete;
   impl& operator=(const impl&) = delete;
 
@@ -215,13 +225,15 @@ struct ws_protocol::impl {
   }
 
   void flush(std::vector<std::byte>& o) {
+    if (!ctx) return;
     out = &o;
     wslay_event_send(ctx);
     out = nullptr;
   }
 
   void queue_close(std::uint16_t code, std::string_view reason) {
-    wslay_event_queue_close(ctx, code, reinterpret_cast<const uint8_t*>(reason.data()),
+    wslay_event_queue_close(control_context(), code,
+                            reinterpret_cast<const uint8_t*>(reason.data()),
                             std::min<std::size_t>(reason.size(), 123));
   }
 
@@ -229,8 +241,8 @@ struct ws_protocol::impl {
   void fail(std::uint16_t code, std::error_code why, std::string_view reason) {
     if (receive_error) return;
     receive_error = why;
-    wslay_event_shutdown_read(ctx);
     queue_close(code, reason);
+    wslay_event_shutdown_read(ctx);
   }
   void fail_protocol(std::string_view reason) { fail(1002, errc::protocol_error, reason); }
 
@@ -336,7 +348,7 @@ struct ws_protocol::impl {
       // wslay answers, validates and keeps the close state.
       input = control;
       input_pos = 0;
-      int rc = wslay_event_recv(ctx);
+      int rc = wslay_event_recv(control_context());
       input = {};
       if (rc != 0 && !receive_error) fail_protocol("invalid control frame");
       return;
@@ -368,7 +380,7 @@ struct ws_protocol::impl {
     }
     out = nullptr;
     flush(o);
-    if (!receive_error && !wslay_event_get_read_enabled(ctx)) {
+    if (!receive_error && ctx && !wslay_event_get_read_enabled(ctx)) {
       // wslay found the violation (a bad close code or reason) and queued the close.
       receive_error = error_for_sent_code(wslay_event_get_status_code_sent(ctx));
     }
@@ -433,12 +445,12 @@ std::error_code ws_protocol::receive_error() const { return impl_->receive_error
 
 void ws_protocol::stop_receiving(std::error_code why) {
   if (!impl_->receive_error) impl_->receive_error = why;
-  wslay_event_shutdown_read(impl_->ctx);
+  if (impl_->ctx) wslay_event_shutdown_read(impl_->ctx);
 }
 
 result<void> ws_protocol::send(message_view m, std::vector<std::byte>& out) {
   auto& s = *impl_;
-  if (wslay_event_get_close_sent(s.ctx) || !wslay_event_get_write_enabled(s.ctx))
+  if (s.close_was_sent() || (s.ctx && !wslay_event_get_write_enabled(s.ctx)))
     return fail(errc::closed);
   if (m.kind == message_kind::text && !is_valid_utf8(m.data)) return fail(errc::invalid_utf8);
   std::uint8_t opcode = m.kind == message_kind::text ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME;
@@ -457,7 +469,7 @@ result<void> ws_protocol::send(message_view m, std::vector<std::byte>& out) {
 result<void> ws_protocol::ping(std::span<const std::byte> payload, std::vector<std::byte>& out) {
   if (payload.size() > 125) return fail(errc::message_too_large);
   wslay_event_msg arg{WSLAY_PING, reinterpret_cast<const uint8_t*>(payload.data()), payload.size()};
-  int rc = wslay_event_queue_msg(impl_->ctx, &arg);
+  int rc = wslay_event_queue_msg(impl_->control_context(), &arg);
   if (rc == WSLAY_ERR_NO_MORE_MSG) return fail(errc::closed);
   if (rc != 0) return fail(errc::invalid_argument);
   impl_->flush(out);
@@ -476,8 +488,10 @@ void ws_protocol::close(std::uint16_t code, std::string_view reason, std::vector
   impl_->flush(out);
 }
 
-bool ws_protocol::close_sent() const { return wslay_event_get_close_sent(impl_->ctx); }
-bool ws_protocol::close_received() const { return wslay_event_get_close_received(impl_->ctx); }
+bool ws_protocol::close_sent() const { return impl_->close_was_sent(); }
+bool ws_protocol::close_received() const {
+  return impl_->ctx && wslay_event_get_close_received(impl_->ctx);
+}
 std::uint16_t ws_protocol::peer_close_code() const { return impl_->peer_code; }
 std::string_view ws_protocol::peer_close_reason() const { return impl_->peer_reason; }
 
