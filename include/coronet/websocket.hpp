@@ -159,7 +159,9 @@ private:
     // ---- receive ----------------------------------------------------------
 
     asio::awaitable<result<message_view>> receive() {
-      auto self = this->shared_from_this(); // the handle may go while we wait
+      // The handle may go while we wait: hold the state from the first wait
+      // on (a message already parsed costs no reference count).
+      std::shared_ptr<state> self;
       for (;;) {
         if (auto m = proto.next()) co_return *m;
         if (auto e = proto.receive_error()) co_return fail(e);
@@ -171,6 +173,7 @@ private:
           schedule_flush();
           continue;
         }
+        if (!self) self = this->shared_from_this();
         if (flush_posted) {
           // About to wait for input: send what the application queued first
           // (see framed.hpp for why the post follows).

@@ -320,7 +320,10 @@ struct ws_protocol::impl {
     }
     std::size_t have = arena.size() - message_start;
     if (length > max_message - have) return fail(1009, errc::message_too_large, "message too big");
-    arena.reserve(arena.size() + static_cast<std::size_t>(length));
+    // Room for the frame up front, growing geometrically: a message of many
+    // small fragments must not reallocate at every fragment.
+    auto need = arena.size() + static_cast<std::size_t>(length);
+    if (need > arena.capacity()) arena.reserve(std::max(need, 2 * arena.capacity()));
   }
 
   void payload(const std::byte* p, std::size_t n) {
@@ -413,13 +416,15 @@ struct ws_protocol::impl {
       std::memcpy(h + hn, k, 4);
       hn += 4;
     }
+    o.insert(o.end(), reinterpret_cast<const std::byte*>(h),
+             reinterpret_cast<const std::byte*>(h) + hn);
+    if (!mask_bit) {
+      o.insert(o.end(), data.begin(), data.end()); // no zero-fill first, as resize() would
+      return;
+    }
     auto at = o.size();
-    o.resize(at + hn + n);
-    std::memcpy(o.data() + at, h, hn);
-    if (mask_bit)
-      unmask_copy(o.data() + at + hn, data.data(), n, k, 0);
-    else if (n)
-      std::memcpy(o.data() + at + hn, data.data(), n);
+    o.resize(at + n);
+    unmask_copy(o.data() + at, data.data(), n, k, 0);
   }
 };
 
