@@ -207,8 +207,12 @@ private:
       }
       proto.feed({rbuf.get(), n}, pending);
       schedule_flush();
-      if (n == rcap && rcap < opts().read_buffer_size) {
-        rcap = std::min(rcap * 2, opts().read_buffer_size);
+      // A read that fills the buffer says a larger one would pay off; inside
+      // a frame that the next read will not finish either, up to four times
+      // read_buffer_size (large messages then cost fewer reads).
+      auto limit = opts().read_buffer_size * (proto.frame_remaining() > rcap ? 4 : 1);
+      if (n == rcap && rcap < limit) {
+        rcap = std::min(rcap * 2, limit);
         rbuf.reset(new std::byte[rcap]);
       }
       co_return n;

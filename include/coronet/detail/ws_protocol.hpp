@@ -59,6 +59,9 @@ public:
   /// The peer's close frame: code (1005 when it had none) and reason.
   std::uint16_t peer_close_code() const;
   std::string_view peer_close_reason() const;
+  /// Payload bytes of the data frame being received that have not arrived
+  /// yet (0 between frames).
+  std::uint64_t frame_remaining() const;
   /// True if a pong arrived since the last call.
   bool take_pong();
   /// Bytes of heap the engine holds now (for the idle-memory figures).
