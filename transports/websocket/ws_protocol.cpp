@@ -369,8 +369,16 @@ struct ws_protocol::impl {
     std::size_t pos = 0;
     while (pos < in.size() && !receive_error) {
       if (!in_payload) {
-        header[header_have++] = static_cast<std::uint8_t>(in[pos++]);
-        if (header_have < 2 || header_have < header_size(header)) continue;
+        if (header_have == 0 && in.size() - pos >= max_header) {
+          // The whole header is here (the usual case): take it in one step.
+          std::memcpy(header, in.data() + pos, 2);
+          header_have = header_size(header);
+          std::memcpy(header, in.data() + pos, header_have);
+          pos += header_have;
+        } else {
+          header[header_have++] = static_cast<std::uint8_t>(in[pos++]);
+          if (header_have < 2 || header_have < header_size(header)) continue;
+        }
         begin_frame();
         in_payload = true;
         if (receive_error) break;
