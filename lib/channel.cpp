@@ -29,7 +29,7 @@ asio::awaitable<result<channel>> connect(std::string_view text, options o) {
   case scheme::udp: return detail::udp_connect_channel(std::move(*u), std::move(opts));
   case scheme::ws: return detail::ws_connect_channel(std::move(*u), std::move(opts));
   case scheme::tls:
-  case scheme::wss: break;
+  case scheme::wss: return detail::tls_connect_channel(std::move(*u), std::move(opts));
   }
   return fail_now(errc::unsupported);
 }
@@ -43,7 +43,7 @@ result<listener> listen(asio::any_io_executor ex, std::string_view text, options
   case scheme::udp: return detail::udp_listen(std::move(ex), *u, o);
   case scheme::ws: return detail::ws_listen(std::move(ex), *u, o);
   case scheme::tls:
-  case scheme::wss: return fail(errc::unsupported);
+  case scheme::wss: return detail::tls_listen(std::move(ex), *u, o);
   }
   return fail(errc::invalid_url);
 }

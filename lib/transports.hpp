@@ -18,4 +18,7 @@ result<listener> udp_listen(asio::any_io_executor ex, const url& u, const option
 asio::awaitable<result<channel>> ws_connect_channel(url u, options o);
 result<listener> ws_listen(asio::any_io_executor ex, const url& u, const options& o);
 
+asio::awaitable<result<channel>> tls_connect_channel(url u, options o);
+result<listener> tls_listen(asio::any_io_executor ex, const url& u, const options& o);
+
 } // namespace coronet::detail

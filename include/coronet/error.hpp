@@ -48,6 +48,26 @@ const std::error_category& condition_category() noexcept;
 /// condition::refused.
 const std::error_category& http_status_category() noexcept;
 
+/// Why a TLS handshake failed, where coronet can say.  tls_category() also
+/// carries mbedTLS's own error codes (negative values; message() is
+/// mbedTLS's text), e.g. a handshake alert from the peer.
+enum class tls_errc {
+  certificate_expired = 1, ///< the peer's certificate (or one in its chain) has expired
+  certificate_not_yet_valid,
+  unknown_ca,            ///< the chain does not end at a trusted CA
+  name_mismatch,         ///< the certificate is not for the name connected to
+  bad_certificate,       ///< any other verification failure
+  no_client_certificate, ///< a client certificate was required and none was sent
+  not_tls,               ///< the peer did not speak TLS (plaintext on a TLS port)
+  configuration,         ///< a certificate, key or CA file could not be loaded
+};
+
+const std::error_category& tls_category() noexcept;
+
+inline std::error_code make_error_code(tls_errc e) noexcept {
+  return {static_cast<int>(e), tls_category()};
+}
+
 /// RFC 6455 section 7.4 close codes.  A receive() that ends because the peer
 /// closed with a code other than normal_closure, going_away or
 /// no_status_received fails with that code in close_code_category() (which
@@ -97,3 +117,5 @@ template <>
 struct std::is_error_condition_enum<coronet::condition> : std::true_type {};
 template <>
 struct std::is_error_code_enum<coronet::close_code> : std::true_type {};
+template <>
+struct std::is_error_code_enum<coronet::tls_errc> : std::true_type {};

@@ -100,6 +100,43 @@ struct websocket_options {
   http_headers request_headers;
 };
 
+/// A certificate chain and its private key, PEM-encoded: from files, or the
+/// PEM text itself (the file fields win when set).
+struct tls_identity {
+  std::string certificate_chain_file; ///< leaf first, then intermediates
+  std::string private_key_file;
+  std::string certificate_chain_pem;
+  std::string private_key_pem;
+  std::string private_key_password; ///< for an encrypted key; empty = none
+};
+
+/// TLS settings (tls:// and wss://).  TLS 1.2 with ECDHE and AEAD cipher
+/// suites only (AES-GCM, ChaCha20-Poly1305).  Like websocket_options, every
+/// string lives on the heap, so the struct is safe in coroutines.
+struct tls_options {
+  /// Server: its certificates, the first the default, the others chosen by
+  /// SNI (the client's server name against each certificate's DNS names).
+  /// Client: at most one, sent when the server asks (mutual TLS).
+  std::vector<tls_identity> identities;
+  /// Trusted CAs (PEM files, or PEM text in ca_pem).  Client: empty = the
+  /// system bundle /etc/ssl/certs/ca-certificates.crt.  Server: the CAs of
+  /// the client certificates it accepts (with require_client_certificate).
+  std::vector<std::string> ca_files;
+  std::vector<std::string> ca_pem;
+  /// Server: refuse clients without a certificate signed by one of the CAs.
+  bool require_client_certificate = false;
+  /// Client: the name to send in SNI and to check the certificate against;
+  /// empty = the URL's host.
+  std::vector<std::string> server_name;
+  /// Client: do not verify the server's certificate at all.  Anyone on the
+  /// path can then impersonate the server: for tests and local tools only.
+  bool insecure_skip_verify = false;
+  /// ALPN protocols, preferred first (wss:// adds "http/1.1").
+  std::vector<std::string> alpn;
+  /// The TLS handshake must finish within this; zero = no limit.
+  std::chrono::milliseconds handshake_timeout{10'000};
+};
+
 struct options {
   /// The largest message receive() accepts.  A larger one fails with
   /// errc::message_too_large; on a stream the framing is then lost, so every
@@ -143,6 +180,7 @@ struct options {
 
   coronet::udp_options udp;
   coronet::websocket_options websocket;
+  coronet::tls_options tls;
 };
 
 /// Settings shared by every endpoint created by one listener or connect

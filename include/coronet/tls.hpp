@@ -1,0 +1,203 @@
+// tls_stream<Stream>: TLS (mbedTLS) over any coronet stream, itself a
+// coronet stream, so framed<> and websocket<> run over it unchanged: that is
+// what tls:// and wss:// are.
+//
+//   auto config = coronet::detail::make_tls_config(coronet::detail::tls_role::client, o.tls);
+//   coronet::tls_stream<coronet::tcp_stream> s(std::move(tcp), *config, "example.com");
+//   if (auto ok = co_await s.handshake(); !ok) ...   // tls_category() says why
+//
+// Most applications never name this type: connect("tls://...") and
+// connect("wss://...") hand out channels.
+//
+// Contract
+// - One reader and one writer at a time, as for any stream; a read and a
+//   write may be in flight together.  Use it from its executor.
+// - handshake() before any read or write; it does not time out by itself
+//   (bound it with with_timeout(); the transports use
+//   tls_options::handshake_timeout).
+// - shutdown(shutdown_send) sends close_notify, then half-closes the TCP
+//   connection; a peer's close_notify ends reads with errc::closed.
+// - No blocking calls: mbedTLS is fed from memory buffers, and the bytes
+//   move through the next layer's asynchronous operations.
+#pragma once
+
+#include <coronet/detail/tls_engine.hpp>
+#include <coronet/detail/use_result.hpp>
+#include <coronet/stream.hpp>
+
+#include <asio/async_result.hpp>
+#include <asio/compose.hpp>
+#include <asio/write.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace coronet {
+
+template <stream Stream>
+class tls_stream {
+public:
+  using executor_type = typename Stream::executor_type;
+  using next_layer_type = Stream;
+
+  /// `server_name` (client only): the name sent in SNI and checked against
+  /// the server's certificate.
+  tls_stream(Stream next, std::shared_ptr<const detail::tls_config> config,
+             std::string_view server_name = {})
+      : next_(std::move(next)),
+        engine_(std::make_unique<detail::tls_engine>(std::move(config), server_name)) {}
+
+  tls_stream(tls_stream&&) noexcept = default;
+  tls_stream& operator=(tls_stream&&) noexcept = default;
+
+  executor_type get_executor() { return next_.get_executor(); }
+  Stream& next_layer() { return next_; }
+
+  /// Runs the handshake to completion.  Fails with a tls_category() error
+  /// that says why (tls_errc::unknown_ca, name_mismatch, not_tls, ... or
+  /// mbedTLS's own code), or the next layer's error.
+  asio::awaitable<result<void>> handshake() {
+    for (;;) {
+      auto step = engine_->handshake();
+      if (auto sent = co_await flush(); !sent) co_return fail(sent.error());
+      if (!step) co_return fail(step.error());
+      if (*step) co_return result<void>{};
+      auto space = engine_->input_space();
+      auto [ec, n] = co_await next_.async_read_some(asio::buffer(space.data(), space.size()),
+                                                    detail::use_tuple);
+      if (ec)
+        co_return fail(detail::normalize_stream_error(ec) == errc::closed
+                           ? std::error_code(tls_errc::not_tls)
+                           : ec);
+      engine_->commit_input(n);
+    }
+  }
+
+  /// The protocol ALPN chose ("" for none), once the handshake is done.
+  std::string_view alpn() const { return engine_->alpn(); }
+
+  asio::awaitable<result<std::size_t>> read_some(asio::mutable_buffer buf) {
+    auto [ec, n] = co_await async_read_some(buf, detail::use_tuple);
+    if (ec) co_return fail(detail::normalize_stream_error(ec));
+    co_return n;
+  }
+
+  asio::awaitable<result<std::size_t>> write(asio::const_buffer buf) {
+    auto [ec, n] = co_await asio::async_write(*this, buf, detail::use_tuple);
+    if (ec) co_return fail(detail::normalize_stream_error(ec));
+    co_return n;
+  }
+
+  /// shutdown_send: close_notify, then FIN.  No write may be in flight.
+  result<void> shutdown(shutdown_type how) {
+    if (how != asio::socket_base::shutdown_receive) {
+      engine_->close_notify();
+      // The alert is a few dozen bytes: the socket takes it at once, and if
+      // it does not, the FIN still ends the stream.
+      if constexpr (detail::has_try_write<Stream>) {
+        auto& out = engine_->output();
+        std::error_code ec;
+        next_.try_write_some(asio::buffer(out), ec);
+        out.clear();
+      }
+    }
+    return next_.shutdown(how);
+  }
+
+  void close() { next_.close(); }
+  std::string remote() const { return next_.remote(); }
+
+  /// The next layer's count (a graceful close waits for it).
+  long unacknowledged_bytes() const requires detail::has_unacknowledged<Stream> {
+    return next_.unacknowledged_bytes();
+  }
+
+  /// Asio AsyncReadStream: completes with decrypted bytes (at least 1),
+  /// asio::error::eof after the peer's close_notify, or an error.
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    return asio::async_compose<Token, void(std::error_code, std::size_t)>(
+        read_op{this, first_buffer(buffers)}, token, next_);
+  }
+
+  /// Asio AsyncWriteStream: encrypts (up to 256 KiB) and completes once the
+  /// ciphertext is written.
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    return asio::async_compose<Token, void(std::error_code, std::size_t)>(
+        write_op{this, first_buffer(buffers)}, token, next_);
+  }
+
+private:
+  template <class Buffers>
+  static auto first_buffer(const Buffers& b) {
+    using std::begin;
+    auto it = asio::buffer_sequence_begin(b);
+    using buffer_type = std::remove_cvref_t<decltype(*it)>;
+    for (; it != asio::buffer_sequence_end(b); ++it)
+      if (asio::buffer_size(*it) > 0) return buffer_type(*it);
+    return buffer_type();
+  }
+
+  asio::awaitable<result<void>> flush() {
+    auto& out = engine_->output();
+    if (out.empty()) co_return result<void>{};
+    auto [ec, n] = co_await asio::async_write(next_, asio::buffer(out), detail::use_tuple);
+    out.clear();
+    if (ec) co_return fail(ec);
+    co_return result<void>{};
+  }
+
+  struct read_op {
+    tls_stream* self;
+    asio::mutable_buffer buf;
+    bool waiting = false;
+
+    template <class Self>
+    void operator()(Self& op, std::error_code ec = {}, std::size_t n = 0) {
+      auto& engine = *self->engine_;
+      if (waiting) {
+        waiting = false;
+        if (ec) return op.complete(ec, 0);
+        engine.commit_input(n);
+      }
+      if (buf.size() == 0) return op.complete({}, 0);
+      auto got = engine.read({static_cast<std::byte*>(buf.data()), buf.size()});
+      if (!got)
+        return op.complete(
+            got.error() == errc::closed ? std::error_code(asio::error::eof) : got.error(), 0);
+      if (*got > 0) return op.complete({}, *got);
+      auto space = engine.input_space();
+      waiting = true;
+      self->next_.async_read_some(asio::buffer(space.data(), space.size()), std::move(op));
+    }
+  };
+
+  struct write_op {
+    tls_stream* self;
+    asio::const_buffer buf;
+    std::size_t accepted = 0;
+    bool writing = false;
+
+    template <class Self>
+    void operator()(Self& op, std::error_code ec = {}, std::size_t = 0) {
+      auto& out = self->engine_->output();
+      if (writing) {
+        out.clear();
+        return op.complete(ec, ec ? 0 : accepted);
+      }
+      auto n = self->engine_->write({static_cast<const std::byte*>(buf.data()), buf.size()});
+      if (!n) return op.complete(n.error(), 0);
+      accepted = *n;
+      writing = true;
+      asio::async_write(self->next_, asio::buffer(out), std::move(op));
+    }
+  };
+
+  Stream next_;
+  std::unique_ptr<detail::tls_engine> engine_;
+};
+
+} // namespace coronet
