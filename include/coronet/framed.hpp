@@ -342,7 +342,9 @@ private:
       bool drained = !writing && pending.empty() && !write_error;
       if (drained) {
         (void)stream.shutdown(asio::socket_base::shutdown_send);
-        co_await linger(deadline);
+        // A peer that ended its side (or broke the connection) left nothing
+        // unread here, so closing cannot reset our last bytes away.
+        if (!receive_error) co_await linger(deadline);
       }
       auto err = write_error;
       abort(errc::closed);
