@@ -117,9 +117,11 @@ coronet::result<asio_service> serve_coronet_concrete_ws_echo(asio::io_context& c
   return asio_service{port, [acceptor] { acceptor->close(); }};
 }
 
-coronet::result<asio_service>
-serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures, std::string_view url) {
-  auto listening = coronet::listen(ctx.get_executor(), url);
+coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx,
+                                                         failure_log& failures,
+                                                         std::string_view url,
+                                                         const coronet::options& o) {
+  auto listening = coronet::listen(ctx.get_executor(), url, o);
   if (!listening) return coronet::fail(listening.error());
   auto listener = std::make_shared<coronet::listener>(std::move(*listening));
   auto port = listener->port();

@@ -12,12 +12,16 @@
 
 #include "echo_server.hpp"
 
+#include <coronet/options.hpp>
+
 #include <string_view>
 
 /// Echo over coronet::listen(url) and coronet::channel; `url` is a
 /// tcp://127.0.0.1:0 URL, its ?framing= picks the codec.
-coronet::result<asio_service>
-serve_coronet_channel_echo(asio::io_context& ctx, failure_log& failures, std::string_view url);
+coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx,
+                                                         failure_log& failures,
+                                                         std::string_view url,
+                                                         const coronet::options& o = {});
 
 /// Echo over coronet::listen(url) for a udp://127.0.0.1:0 URL: a channel
 /// per peer address, each with its own echo loop.  A UDP peer never hangs
