@@ -12,7 +12,7 @@ packages=(
   build-essential g++ cmake ninja-build meson pkg-config clang-format
   libasio-dev libwslay-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
   catch2 libcli11-dev
-  python3 python3-websockets
+  python3 python3-websockets openssl
   libboost-dev
 )
 # Node and npm for the interop tests' Node peer (tests/interop/node), unless a node is on PATH.

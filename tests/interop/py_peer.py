@@ -7,6 +7,11 @@
   py_peer.py client URL      scripted checks against an echo server (coronet's
                              echo_server); exits non-zero on the first mismatch.
 
+TLS (wss://): the server takes --cert FILE --key FILE (PEM) and then serves
+wss:// instead of ws://; the client takes --ca FILE for a wss:// URL (the
+server's certificate is verified against it, host name included; without it,
+the system's CAs).
+
 Server commands (text messages): "please close" -> close with 4000 "bye";
 "ping me" -> ping, then send "pong received" (or "pong timeout");
 "fragments please" -> text "fragmented text" and binary 00 01 02, each sent
@@ -14,7 +19,9 @@ as three frames.
 Uses the asyncio API of websockets 10.x (Debian's python3-websockets).
 Run it with /usr/bin/python3.
 """
+import argparse
 import asyncio
+import ssl
 import sys
 import threading
 
@@ -65,7 +72,7 @@ async def handler(ws, path=None):
     print("closed %s %s" % (ws.close_code, ws.close_reason or ""), flush=True)
 
 
-async def serve():
+async def serve(tls=None):
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
 
@@ -76,7 +83,7 @@ async def serve():
     threading.Thread(target=watch_stdin, daemon=True).start()
     # Keepalive pings every 0.2 s: a peer that does not answer them is
     # dropped with 1011 after ping_timeout.
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=64 * BIG,
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=64 * BIG, ssl=tls,
                                 ping_interval=0.2, ping_timeout=STEP) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         print("port %d" % port, flush=True)
@@ -89,9 +96,13 @@ async def serve():
 # ---- client -----------------------------------------------------------------
 
 
+TLS = None  # the client's SSLContext for wss:// URLs
+
+
 async def open_(url):
+    extra = {"ssl": TLS} if url.startswith("wss:") else {}
     return await websockets.connect(url, max_size=64 * BIG, open_timeout=STEP,
-                                    close_timeout=STEP, ping_interval=None)
+                                    close_timeout=STEP, ping_interval=None, **extra)
 
 
 async def echo(ws, msg, what):
@@ -153,18 +164,34 @@ async def client(url):
 
 
 def main():
-    if len(sys.argv) == 2 and sys.argv[1] == "server":
-        asyncio.run(serve())
-    elif len(sys.argv) == 3 and sys.argv[1] == "client":
+    global TLS
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["server", "client"])
+    parser.add_argument("url", nargs="?")
+    parser.add_argument("--cert", help="server: certificate chain (PEM), serves wss://")
+    parser.add_argument("--key", help="server: private key (PEM)")
+    parser.add_argument("--ca", help="client: CA certificates (PEM) to verify the server with")
+    args = parser.parse_args()
+    if args.mode == "server":
+        if args.url is not None or args.ca or bool(args.cert) != bool(args.key):
+            parser.error("server takes no URL and no --ca; --cert and --key go together")
+        tls = None
+        if args.cert:
+            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            tls.load_cert_chain(args.cert, args.key)
+        asyncio.run(serve(tls))
+    else:
+        if args.url is None or args.cert or args.key:
+            parser.error("client takes a URL, and --ca at most")
+        if args.url.startswith("wss:"):
+            TLS = ssl.create_default_context(cafile=args.ca)
         try:
-            asyncio.run(asyncio.wait_for(client(sys.argv[2]), LIMIT))
+            asyncio.run(asyncio.wait_for(client(args.url), LIMIT))
         except SystemExit:
             raise
         except BaseException as e:  # a peer error: say which
             fail("%s: %s" % (type(e).__name__, e))
-    else:
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

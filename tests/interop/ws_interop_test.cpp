@@ -7,23 +7,15 @@
 // close codes coronet sent are checked.
 #include <coronet/coronet.hpp>
 
+#include "../support/child_process.hpp"
 #include "../support/run.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <cerrno>
 #include <chrono>
-#include <csignal>
-#include <cstdlib>
-#include <fcntl.h>
 #include <filesystem>
 #include <optional>
-#include <poll.h>
 #include <string>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <thread>
-#include <unistd.h>
 #include <vector>
 
 #ifndef CORONET_SOURCE_DIR
@@ -37,97 +29,7 @@ namespace {
 
 const std::string interop_dir = std::string(CORONET_SOURCE_DIR) + "/tests/interop";
 
-// A peer process with a pipe on its stdin (closed to stop it) and one on its
-// stdout (read line by line); its stderr goes to the test's.
-class peer_process {
-public:
-  explicit peer_process(std::vector<std::string> argv) {
-    int in[2], out[2];
-    REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
-    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      _exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    in_ = in[1];
-    out_ = out[0];
-    name_ = argv.front();
-  }
-  peer_process(const peer_process&) = delete;
-  peer_process& operator=(const peer_process&) = delete;
-  ~peer_process() {
-    if (in_ >= 0) ::close(in_); // EOF on its stdin: the peer exits
-    int status = 0;
-    bool gone = false;
-    for (int i = 0; i < 100 && !gone; ++i) { // up to 5 s
-      gone = ::waitpid(pid_, &status, WNOHANG) == pid_;
-      if (!gone) std::this_thread::sleep_for(50ms);
-    }
-    if (!gone) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-    }
-    if (out_ >= 0) ::close(out_);
-  }
-
-  /// The next line of its stdout, or nullopt after `limit` or at EOF.
-  std::optional<std::string> read_line(std::chrono::milliseconds limit = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    for (;;) {
-      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
-        auto line = buf_.substr(0, nl);
-        buf_.erase(0, nl + 1);
-        return line;
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left <= 0ms) return std::nullopt;
-      pollfd p{out_, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(left.count()));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return std::nullopt;
-      char chunk[512];
-      auto n = ::read(out_, chunk, sizeof chunk);
-      if (n <= 0) return std::nullopt;
-      buf_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-
-  /// Waits for the line `want`, skipping others; false after `limit`.
-  bool expect_line(const std::string& want, std::chrono::milliseconds limit = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      auto line = read_line(std::max(left, 0ms));
-      if (!line) return false;
-      seen_.push_back(*line);
-      if (*line == want) return true;
-    }
-  }
-  /// Every line expect_line() read, for failure messages.
-  std::string seen() const {
-    std::string s;
-    for (auto& l : seen_) s += "[" + l + "] ";
-    return s;
-  }
-  const std::string& name() const { return name_; }
-
-private:
-  pid_t pid_ = -1;
-  int in_ = -1, out_ = -1;
-  std::string buf_, name_;
-  std::vector<std::string> seen_;
-};
+using peer_process = coronet::test::child_process;
 
 enum class peer_kind { python, node };
 
