@@ -27,6 +27,7 @@
 #include <coronet/codec.hpp>
 #include <coronet/detail/event.hpp>
 #include <coronet/detail/use_result.hpp>
+#include <coronet/detail/write_queue.hpp>
 #include <coronet/message.hpp>
 #include <coronet/options.hpp>
 #include <coronet/stream.hpp>
@@ -101,7 +102,11 @@ public:
   std::size_t dropped_messages() const { return st_->dropped; }
 
 private:
-  struct state : std::enable_shared_from_this<state> {
+  struct state : std::enable_shared_from_this<state>, detail::write_queue<state, Stream> {
+    using writer = detail::write_queue<state, Stream>;
+    using writer::pending, writer::writing, writer::flush_posted, writer::write_error,
+        writer::queued, writer::schedule_flush, writer::start_write, writer::wait, writer::wake;
+
     Stream stream;
     Codec codec;
     std::shared_ptr<const endpoint_config> config;
@@ -112,19 +117,14 @@ private:
     std::error_code receive_error; // sticky once the framing is broken
     bool receiving_stopped = false;
 
-    // Send side: `pending` collects encoded messages while `inflight` is on the wire.
-    std::vector<std::byte> pending, inflight;
-    std::size_t inflight_offset = 0;
-    bool writing = false, flush_posted = false, send_closed = false;
-    std::error_code write_error;
-    std::unique_ptr<detail::event> room; // created on the first wait
+    // Send side (the queue itself is the write_queue base).
+    bool send_closed = false;
     std::size_t dropped = 0;
 
     state(Stream s, std::shared_ptr<const endpoint_config> c)
         : stream(std::move(s)), config(std::move(c)) {}
 
     const options& opts() const { return config->options; }
-    std::size_t queued() const { return pending.size() + inflight.size() - inflight_offset; }
 
     // ---- receive ----------------------------------------------------------
 
@@ -221,21 +221,11 @@ private:
       return {};
     }
 
-    bool has_room(std::size_t n) const {
-      auto q = queued();
-      return q == 0 || q + n <= opts().send_queue_limit;
-    }
+    bool has_room(std::size_t n) const { return this->fits(n, opts().send_queue_limit); }
 
     void enqueue(message_view m) {
       codec.encode(m, pending);
-      if (writing || flush_posted) return;
-      flush_posted = true;
-      // Deferred so that every message queued before the application next
-      // waits goes out in the same write.
-      asio::post(stream.get_executor(), [self = this->shared_from_this()] {
-        self->flush_posted = false;
-        self->start_write();
-      });
+      schedule_flush();
     }
 
     result<void> try_send(message_view m) {
@@ -255,68 +245,13 @@ private:
           co_return fail(errc::backpressure);
         case slow_consumer_policy::wait:
           while (!has_room(m.size())) {
-            co_await wait_room();
+            co_await wait();
             if (auto ok = check_send(m); !ok) co_return ok;
           }
         }
       }
       enqueue(m);
       co_return result<void>{};
-    }
-
-    asio::awaitable<void> wait_room() {
-      if (!room) room = std::make_unique<detail::event>(stream.get_executor());
-      co_await room->wait();
-    }
-
-    void wake() {
-      if (room) room->notify_all();
-    }
-
-    void start_write() {
-      if (writing || pending.empty() || write_error) return;
-      std::swap(pending, inflight);
-      pending.clear();
-      inflight_offset = 0;
-      if constexpr (detail::has_try_write<Stream>) {
-        // Most writes fit the socket buffer: finish them here, no completion to dispatch.
-        std::error_code ec;
-        inflight_offset = stream.try_write_some(asio::buffer(inflight), ec);
-        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-          on_written(ec);
-          return;
-        }
-        if (inflight_offset == inflight.size()) {
-          on_written({});
-          return;
-        }
-      }
-      writing = true;
-      asio::async_write(stream, asio::buffer(inflight) + inflight_offset,
-                        [self = this->shared_from_this()](std::error_code ec, std::size_t) {
-                          self->writing = false;
-                          self->on_written(ec);
-                        });
-    }
-
-    void on_written(std::error_code ec) {
-      release(inflight);
-      inflight_offset = 0;
-      if (ec) {
-        write_error = detail::normalize_stream_error(ec);
-        release(pending);
-      } else if (!pending.empty()) {
-        start_write();
-      }
-      wake();
-    }
-
-    // Keeps small buffers for reuse and gives back the memory of large messages.
-    static void release(std::vector<std::byte>& v) {
-      if (v.capacity() > (1u << 20))
-        std::vector<std::byte>().swap(v);
-      else
-        v.clear();
     }
 
     // ---- close ------------------------------------------------------------
@@ -337,7 +272,7 @@ private:
         });
         while ((writing || !pending.empty()) && !write_error &&
                std::chrono::steady_clock::now() < deadline)
-          co_await wait_room();
+          co_await wait();
       }
       bool drained = !writing && pending.empty() && !write_error;
       if (drained) {

@@ -38,6 +38,7 @@
 
 #include <coronet/detail/event.hpp>
 #include <coronet/detail/use_result.hpp>
+#include <coronet/detail/write_queue.hpp>
 #include <coronet/detail/ws_handshake.hpp>
 #include <coronet/detail/ws_protocol.hpp>
 #include <coronet/error.hpp>
@@ -124,7 +125,11 @@ public:
   std::size_t queued_bytes() const { return st_->queued(); }
 
 private:
-  struct state : std::enable_shared_from_this<state> {
+  struct state : std::enable_shared_from_this<state>, detail::write_queue<state, Stream> {
+    using writer = detail::write_queue<state, Stream>;
+    using writer::pending, writer::writing, writer::flush_posted, writer::write_error,
+        writer::queued, writer::schedule_flush, writer::start_write, writer::wait, writer::wake;
+
     Stream stream;
     detail::ws_protocol proto;
     std::shared_ptr<const endpoint_config> config;
@@ -138,11 +143,7 @@ private:
     bool peer_ended = false; // the peer's side of the stream is done (end of stream or error)
     std::error_code abort_reason;
 
-    std::vector<std::byte> pending, inflight;
-    std::size_t inflight_offset = 0;
-    bool writing = false, flush_posted = false, closing = false, close_timed_out = false;
-    std::error_code write_error;
-    std::unique_ptr<detail::event> wakeup; // room in the queue, a read done, a deadline
+    bool closing = false, close_timed_out = false;
 
     std::unique_ptr<asio::steady_timer> keepalive;
     bool ping_outstanding = false;
@@ -154,7 +155,6 @@ private:
           config(std::move(c)), side(r) {}
 
     const options& opts() const { return config->options; }
-    std::size_t queued() const { return pending.size() + inflight.size() - inflight_offset; }
 
     // ---- receive ----------------------------------------------------------
 
@@ -232,10 +232,7 @@ private:
       return {};
     }
 
-    bool has_room(std::size_t n) const {
-      auto q = queued();
-      return q == 0 || q + n <= opts().send_queue_limit;
-    }
+    bool has_room(std::size_t n) const { return this->fits(n, opts().send_queue_limit); }
 
     result<void> enqueue(message_view m) {
       if (auto ok = proto.send(m, pending); !ok) return ok;
@@ -272,69 +269,6 @@ private:
       if (auto ok = proto.ping(payload, pending); !ok) return ok;
       schedule_flush();
       return {};
-    }
-
-    asio::awaitable<void> wait() {
-      if (!wakeup) wakeup = std::make_unique<detail::event>(stream.get_executor());
-      co_await wakeup->wait();
-    }
-    void wake() {
-      if (wakeup) wakeup->notify_all();
-    }
-
-    // Deferred so that every frame queued before the application next waits
-    // goes out in the same write.
-    void schedule_flush() {
-      if (pending.empty() || writing || flush_posted) return;
-      flush_posted = true;
-      asio::post(stream.get_executor(), [self = this->shared_from_this()] {
-        self->flush_posted = false;
-        self->start_write();
-      });
-    }
-
-    void start_write() {
-      if (writing || pending.empty() || write_error) return;
-      std::swap(pending, inflight);
-      pending.clear();
-      inflight_offset = 0;
-      if constexpr (detail::has_try_write<Stream>) {
-        std::error_code ec;
-        inflight_offset = stream.try_write_some(asio::buffer(inflight), ec);
-        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-          on_written(ec);
-          return;
-        }
-        if (inflight_offset == inflight.size()) {
-          on_written({});
-          return;
-        }
-      }
-      writing = true;
-      asio::async_write(stream, asio::buffer(inflight) + inflight_offset,
-                        [self = this->shared_from_this()](std::error_code ec, std::size_t) {
-                          self->writing = false;
-                          self->on_written(ec);
-                        });
-    }
-
-    void on_written(std::error_code ec) {
-      release(inflight);
-      inflight_offset = 0;
-      if (ec) {
-        write_error = detail::normalize_stream_error(ec);
-        release(pending);
-      } else if (!pending.empty()) {
-        start_write();
-      }
-      wake();
-    }
-
-    static void release(std::vector<std::byte>& v) {
-      if (v.capacity() > (1u << 20))
-        std::vector<std::byte>().swap(v);
-      else
-        v.clear();
     }
 
     // ---- keepalive --------------------------------------------------------
