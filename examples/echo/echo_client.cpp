@@ -2,6 +2,13 @@
 // reports throughput and latency.
 //
 //   echo_client --connect tcp://127.0.0.1:7000 --messages 10000 --size 64 --concurrency 4
+//   echo_client --connect tls://localhost:7000 --ca ca.pem
+//   echo_client --connect wss://localhost:7000/echo --ca ca.pem
+//
+// Over tls:// and wss:// the server's certificate is verified against --ca
+// (default: the system's CA bundle) and the URL's host (or --server-name);
+// --insecure skips that, for tests only.  --cert/--key present a client
+// certificate to a server that asks for one (mutual TLS).
 //
 // With a transport that does not keep message boundaries (?framing=raw) the
 // echo is reassembled byte by byte before it is compared.  Over an unreliable
@@ -32,6 +39,7 @@ struct settings {
   std::size_t size = 64;
   std::size_t concurrency = 1;
   unsigned timeout_ms = 0; // 0: 5000 ms, or 250 ms over an unreliable transport
+  coronet::tls_options tls;
 };
 
 struct tally {
@@ -62,11 +70,18 @@ asio::awaitable<void> run_connection(const settings& s, std::size_t id, std::siz
   std::string why;
   bool lossy = coronet::parse_url(s.url, &why)->scheme == coronet::scheme::udp;
   coronet::options o;
+  o.tls = s.tls;
   auto timeout = std::chrono::milliseconds(s.timeout_ms ? s.timeout_ms : lossy ? 250 : 5000);
   o.connect_timeout = o.receive_timeout = timeout;
   auto ch = co_await coronet::connect(s.url, o);
   if (!ch) {
-    if (t.error.empty()) t.error = "cannot connect to " + s.url + ": " + ch.error().message();
+    if (t.error.empty()) {
+      t.error = "cannot connect to " + s.url + ": " + ch.error().message();
+      if (ch.error() == coronet::tls_errc::unknown_ca)
+        t.error += "\n  (pass --ca FILE with the CA that signed the server's certificate)";
+      else if (ch.error() == coronet::tls_errc::name_mismatch)
+        t.error += "\n  (connect to a name the certificate is for, or pass --server-name NAME)";
+    }
     co_return;
   }
   lossy = !ch->properties().reliable;
@@ -130,6 +145,21 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000));
   app.add_option("--timeout-ms", s.timeout_ms,
                  "deadline for connecting and for each echo (default 5000, udp:// 250)");
+  std::string ca, server_name;
+  coronet::tls_identity identity;
+  auto* ca_option = app.add_option(
+      "--ca", ca, "tls:// and wss://: trust this CA (PEM) instead of the system's CA bundle");
+  app.add_flag("--insecure", s.tls.insecure_skip_verify,
+               "tls:// and wss://: do not verify the server's certificate (tests only)")
+      ->excludes(ca_option);
+  auto* cert = app.add_option("--cert", identity.certificate_chain_file,
+                              "tls:// and wss://: client certificate chain (PEM), for mutual TLS");
+  auto* key = app.add_option("--key", identity.private_key_file,
+                             "tls:// and wss://: the client certificate's private key (PEM)");
+  cert->needs(key);
+  key->needs(cert);
+  app.add_option("--server-name", server_name,
+                 "tls:// and wss://: the name to send (SNI) and verify instead of the URL's host");
   CLI11_PARSE(app, argc, argv);
 
   std::string why;
@@ -137,6 +167,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo_client: bad URL \"%s\": %s\n", s.url.c_str(), why.c_str());
     return 2;
   }
+  auto scheme = coronet::parse_url(s.url)->scheme;
+  bool secure = scheme == coronet::scheme::tls || scheme == coronet::scheme::wss;
+  bool tls_flags = !ca.empty() || s.tls.insecure_skip_verify ||
+                   !identity.certificate_chain_file.empty() || !server_name.empty();
+  if (!secure && tls_flags) {
+    std::fprintf(stderr, "echo_client: --ca, --insecure, --cert, --key and --server-name are for "
+                         "tls:// and wss:// URLs\n");
+    return 2;
+  }
+  if (!ca.empty()) s.tls.ca_files = {ca};
+  if (!server_name.empty()) s.tls.server_name = {server_name};
+  if (!identity.certificate_chain_file.empty()) s.tls.identities = {identity};
+  if (secure && s.tls.insecure_skip_verify)
+    std::fprintf(stderr,
+                 "echo_client: WARNING: --insecure: the server's certificate is NOT verified; "
+                 "anyone on the path can impersonate the server and read the traffic\n");
 
   asio::io_context io(1);
   std::vector<tally> tallies(s.concurrency);

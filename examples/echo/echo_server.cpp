@@ -4,6 +4,11 @@
 //   echo_server --listen "tcp://127.0.0.1:7000?framing=raw" bytes exactly as received
 //   echo_server --listen udp://127.0.0.1:7000               one datagram, one echo
 //   echo_server --listen ws://127.0.0.1:7000/echo           text as text, binary as binary
+//   echo_server --listen tls://127.0.0.1:7000 --cert server.pem --key server.key
+//   echo_server --listen wss://127.0.0.1:7000/echo --cert server.pem --key server.key
+//
+// --client-ca ca.pem (with tls:// or wss://) asks every client for a
+// certificate signed by that CA and refuses the others (mutual TLS).
 //
 // A message over --max-message closes that connection with a logged reason;
 // the server goes on serving the others.  Ctrl-C stops it gracefully.
@@ -48,6 +53,20 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--drop-every", options.udp.drop_every,
                  "udp:// fault injection: drop every Nth datagram received (0 = none)");
+  coronet::tls_identity identity;
+  std::string client_ca;
+  auto* cert =
+      app.add_option("--cert", identity.certificate_chain_file,
+                     "tls:// and wss://: the server's certificate chain (PEM, leaf first)");
+  auto* key = app.add_option("--key", identity.private_key_file,
+                             "tls:// and wss://: its private key (PEM)");
+  cert->needs(key);
+  key->needs(cert);
+  app.add_option("--key-password", identity.private_key_password, "password of an encrypted --key")
+      ->needs(key);
+  app.add_option("--client-ca", client_ca,
+                 "tls:// and wss://: require a client certificate signed by this CA (PEM)")
+      ->needs(cert);
   CLI11_PARSE(app, argc, argv);
 
   std::string why;
@@ -55,6 +74,25 @@ int main(int argc, char** argv) {
   if (!parsed) {
     std::fprintf(stderr, "echo_server: bad URL \"%s\": %s\n", url.c_str(), why.c_str());
     return 2;
+  }
+  bool secure = parsed->scheme == coronet::scheme::tls || parsed->scheme == coronet::scheme::wss;
+  if (secure && identity.certificate_chain_file.empty()) {
+    std::fprintf(stderr,
+                 "echo_server: %s needs a certificate: pass --cert FILE --key FILE "
+                 "(examples/echo/README.md shows how to make a test one)\n",
+                 url.c_str());
+    return 2;
+  }
+  if (!secure && !identity.certificate_chain_file.empty()) {
+    std::fprintf(stderr, "echo_server: --cert and --key are for tls:// and wss:// URLs\n");
+    return 2;
+  }
+  if (secure) {
+    options.tls.identities = {identity};
+    if (!client_ca.empty()) {
+      options.tls.ca_files = {client_ca};
+      options.tls.require_client_certificate = true;
+    }
   }
   options.on_listening = [&](std::uint16_t port) {
     auto shown = *parsed;
