@@ -71,7 +71,8 @@ public:
     case condition::timed_out: return ec == errc::timeout || is(std::errc::timed_out);
     case condition::refused:
       return ec == errc::connection_refused || ec == errc::unauthorized ||
-             ec.category() == http_status_category() || ec.category() == tls_category() ||
+             ec.category() == http_status_category() ||
+             (ec.category() == tls_category() && ec.value() > 0 && ec != tls_errc::configuration) ||
              ec == errc::handshake_failed || is(std::errc::connection_refused);
     case condition::too_large: return ec == errc::message_too_large || is(std::errc::message_size);
     }

@@ -50,7 +50,8 @@ const std::error_category& http_status_category() noexcept;
 
 /// Why a TLS handshake failed, where coronet can say.  tls_category() also
 /// carries mbedTLS's own error codes (negative values; message() is
-/// mbedTLS's text), e.g. a handshake alert from the peer.
+/// mbedTLS's text), e.g. a handshake alert from the peer.  The handshake
+/// refusals (all but configuration) match condition::refused.
 enum class tls_errc {
   certificate_expired = 1, ///< the peer's certificate (or one in its chain) has expired
   certificate_not_yet_valid,

@@ -147,7 +147,9 @@ struct options {
   /// Framing for tcp:// and tls://; the URL's ?framing= wins.
   coronet::framing framing = framing::length_prefixed;
 
-  /// Time allowed for resolve + connect (+ handshake).  Zero = no limit.
+  /// Time allowed for resolve + TCP connect.  Zero = no limit.  (The TLS and
+  /// WebSocket handshakes have their own: tls.handshake_timeout,
+  /// websocket.handshake_timeout.)
   std::chrono::milliseconds connect_timeout{10'000};
 
   /// Deadline for each receive(); zero = none.  On a server this is the idle

@@ -2,7 +2,7 @@
 // coronet stream, so framed<> and websocket<> run over it unchanged: that is
 // what tls:// and wss:// are.
 //
-//   auto config = coronet::detail::make_tls_config(coronet::detail::tls_role::client, o.tls);
+//   auto config = coronet::make_tls_config(coronet::tls_role::client, o.tls);
 //   coronet::tls_stream<coronet::tcp_stream> s(std::move(tcp), *config, "example.com");
 //   if (auto ok = co_await s.handshake(); !ok) ...   // tls_category() says why
 //
@@ -36,6 +36,13 @@
 
 namespace coronet {
 
+/// A loaded TLS configuration (certificates, keys, CAs, the random
+/// generator): make one per listener or client with make_tls_config() and
+/// share it between the connections of one thread.
+using detail::make_tls_config;
+using detail::tls_config;
+using detail::tls_role;
+
 template <stream Stream>
 class tls_stream {
 public:
@@ -67,10 +74,14 @@ public:
       auto space = engine_->input_space();
       auto [ec, n] = co_await next_.async_read_some(asio::buffer(space.data(), space.size()),
                                                     detail::use_tuple);
-      if (ec)
-        co_return fail(detail::normalize_stream_error(ec) == errc::closed
-                           ? std::error_code(tls_errc::not_tls)
-                           : ec);
+      if (ec) {
+        // The peer hung up mid-handshake: silent from the start, it was no
+        // TLS peer; after some TLS, it refused us (a missing client
+        // certificate, say) without an alert.
+        if (detail::normalize_stream_error(ec) != errc::closed) co_return fail(ec);
+        co_return fail(engine_->peer_spoke() ? std::error_code(errc::handshake_failed)
+                                             : std::error_code(tls_errc::not_tls));
+      }
       engine_->commit_input(n);
     }
   }

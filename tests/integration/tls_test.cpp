@@ -212,6 +212,19 @@ TEST_CASE("tls: certificate and key from files; a missing file is a clear error"
   auto started = broken.start("tls://127.0.0.1:0", echo, with_tls(missing));
   REQUIRE(!started);
   CHECK(started.error() == coronet::tls_errc::configuration);
+  CHECK(started.error() != coronet::condition::refused);
+
+  // A key that belongs to another certificate is caught at listen time.
+  coronet::server mismatched;
+  coronet::tls_options swapped;
+  auto other = p.ca.issue({});
+  coronet::tls_identity crossed;
+  crossed.certificate_chain_pem = p.server.cert_pem;
+  crossed.private_key_pem = other.key_pem;
+  swapped.identities = {crossed};
+  auto refused = mismatched.start("tls://127.0.0.1:0", echo, with_tls(swapped));
+  REQUIRE(!refused);
+  CHECK(refused.error() == coronet::tls_errc::configuration);
 }
 
 TEST_CASE("tls: mutual TLS accepted and refused", "[integration][tls]") {
@@ -231,7 +244,7 @@ TEST_CASE("tls: mutual TLS accepted and refused", "[integration][tls]") {
   CHECK(!try_echo(f.url(), o));
 
   auto without = try_echo(f.url(), p.client());
-  CHECK(without);
+  CHECK(without == coronet::errc::handshake_failed); // refused, and it spoke TLS: not not_tls
   coronet::test::test_ca stranger("stranger CA");
   auto foreign = p.client();
   foreign.tls.identities = {coronet::test::identity_of(stranger.issue(client_spec))};

@@ -181,6 +181,13 @@ result<std::shared_ptr<const tls_config>> make_tls_config(tls_role role, const t
           why, "cannot load the private key " +
                    (id.private_key_file.empty() ? std::string("(PEM text)") : id.private_key_file) +
                    ": " + mbedtls_text(rc));
+    if (mbedtls_pk_check_pair(&loaded->chain.pk, &loaded->key) != 0)
+      return bad_config(
+          why, "the private key " +
+                   (id.private_key_file.empty() ? std::string("(PEM text)") : id.private_key_file) +
+                   " does not belong to the certificate " +
+                   (id.certificate_chain_file.empty() ? std::string("(PEM text)")
+                                                      : id.certificate_chain_file));
     c->identities.push_back(std::move(loaded));
   }
   if (role == tls_role::server && c->identities.empty())
@@ -239,6 +246,7 @@ struct tls_engine::impl {
   std::vector<std::byte> in;
   std::size_t in_begin = 0, in_end = 0;
   std::vector<std::byte>* out;
+  std::size_t received = 0; // ciphertext bytes ever read
   bool handshake_done = false;
 
   impl(std::shared_ptr<const tls_config> c, std::vector<std::byte>* o)
@@ -311,7 +319,12 @@ std::span<std::byte> tls_engine::input_space() {
   return {s.in.data() + s.in_end, s.in.size() - s.in_end};
 }
 
-void tls_engine::commit_input(std::size_t n) { impl_->in_end += n; }
+void tls_engine::commit_input(std::size_t n) {
+  impl_->in_end += n;
+  impl_->received += n;
+}
+
+bool tls_engine::peer_spoke() const { return impl_->received > 0; }
 
 result<bool> tls_engine::handshake() {
   auto& s = *impl_;

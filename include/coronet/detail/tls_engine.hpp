@@ -41,6 +41,8 @@ public:
   std::span<std::byte> input_space();
   /// `n` bytes were read into input_space().
   void commit_input(std::size_t n);
+  /// True once the peer has sent anything at all.
+  bool peer_spoke() const;
 
   /// Ciphertext waiting to be written; the caller erases what it wrote.
   std::vector<std::byte>& output() { return out_; }
