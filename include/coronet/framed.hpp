@@ -238,6 +238,7 @@ private:
     asio::awaitable<result<void>> send(message_view m) {
       if (auto ok = check_send(m); !ok) co_return ok;
       if (!has_room(m.size())) {
+        auto self = this->shared_from_this(); // the handle may go while we wait
         switch (opts().slow_consumer) {
         case slow_consumer_policy::drop_newest: ++dropped; co_return fail(errc::backpressure);
         case slow_consumer_policy::disconnect:

@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace coronet {
 
@@ -194,21 +195,25 @@ private:
 
     template <class Self>
     void operator()(Self& op, std::error_code ec = {}, std::size_t = 0) {
-      auto& out = self->engine_->output();
+      auto& wire = self->writing_;
       if (writing) {
-        out.clear();
+        wire.clear();
         return op.complete(ec, ec ? 0 : accepted);
       }
       auto n = self->engine_->write({static_cast<const std::byte*>(buf.data()), buf.size()});
       if (!n) return op.complete(n.error(), 0);
       accepted = *n;
       writing = true;
-      asio::async_write(self->next_, asio::buffer(out), std::move(op));
+      // The ciphertext moves to the writer's own buffer: a read in flight may
+      // append to the engine's output (an alert) while this write runs.
+      std::swap(wire, self->engine_->output());
+      asio::async_write(self->next_, asio::buffer(wire), std::move(op));
     }
   };
 
   Stream next_;
   std::unique_ptr<detail::tls_engine> engine_;
+  std::vector<std::byte> writing_; // ciphertext of the write in flight
 };
 
 } // namespace coronet

@@ -45,6 +45,7 @@
 #include <coronet/message.hpp>
 #include <coronet/options.hpp>
 #include <coronet/stream.hpp>
+#include <coronet/timeout.hpp>
 
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -89,7 +90,11 @@ public:
   }
 
   /// The next text or binary message; see the class comment for how it fails.
-  asio::awaitable<result<message_view>> receive() { return st_->receive(); }
+  asio::awaitable<result<message_view>> receive() {
+    auto timeout = st_->config->options.receive_timeout;
+    if (timeout.count() > 0) return with_timeout(st_->receive(), timeout);
+    return st_->receive();
+  }
   /// Queues `m` as one message (text frames must be UTF-8: else
   /// errc::invalid_utf8).  Waits or fails per options::slow_consumer when the
   /// queue is full.
@@ -140,6 +145,9 @@ private:
     std::unique_ptr<std::byte[]> rbuf;
     std::size_t rcap = 0;
     bool reading = false, receiving_stopped = false, stream_closed = false;
+    // One reader: a receive() is running (in_receive), or close() reads for
+    // the peer's close frame (close_reading); each waits for the other.
+    bool in_receive = false, close_reading = false;
     bool peer_ended = false; // the peer's side of the stream is done (end of stream or error)
     std::error_code abort_reason;
 
@@ -162,6 +170,14 @@ private:
       // The handle may go while we wait: hold the state from the first wait
       // on (a message already parsed costs no reference count).
       std::shared_ptr<state> self;
+      struct reader_mark {
+        state& s;
+        explicit reader_mark(state& st) : s(st) { s.in_receive = true; }
+        ~reader_mark() {
+          s.in_receive = false;
+          s.wake(); // a close() waiting for the reader
+        }
+      } mark(*this); // after `self`: destroyed before it
       for (;;) {
         if (auto m = proto.next()) co_return *m;
         if (auto e = proto.receive_error()) co_return fail(e);
@@ -174,11 +190,17 @@ private:
           continue;
         }
         if (!self) self = this->shared_from_this();
+        if (close_reading) { // close() is reading the peer's close frame
+          co_await wait();
+          continue;
+        }
         if (flush_posted) {
           // About to wait for input: send what the application queued first
-          // (see framed.hpp for why the post follows).
+          // (see framed.hpp for why the post follows), then look again: the
+          // state may have changed meanwhile (stop_receiving(), close()).
           start_write();
           co_await asio::post(stream.get_executor(), asio::use_awaitable);
+          continue;
         }
         auto n = co_await read_once();
         if (!n) co_return fail(n.error());
@@ -249,6 +271,7 @@ private:
     asio::awaitable<result<void>> send(message_view m) {
       if (auto ok = check_send(); !ok) co_return ok;
       if (!has_room(m.size())) {
+        auto self = this->shared_from_this(); // the handle may go while we wait
         switch (opts().slow_consumer) {
         case slow_consumer_policy::drop_newest: co_return fail(errc::backpressure);
         case slow_consumer_policy::disconnect:
@@ -327,12 +350,18 @@ private:
       // The peer's close frame: a pending receive() reads it, else we do.
       // (Not after a failure of ours or the peer's close: receive_error is set.)
       while (!proto.receive_error() && !stream_closed && !receiving_stopped) {
-        if (reading) {
+        if (in_receive) {
           co_await wait();
-        } else {
-          while (proto.next()) {} // data after our close is dropped
-          if (!co_await read_once()) break;
+          continue;
         }
+        // Data after our close is dropped without touching the message the
+        // application may still hold.
+        proto.discard_messages();
+        close_reading = true;
+        auto n = co_await read_once();
+        close_reading = false;
+        wake();
+        if (!n) break;
       }
       while ((writing || !pending.empty()) && !write_error && !stream_closed) co_await wait();
       if (!stream_closed && !write_error) {
@@ -388,6 +417,21 @@ private:
   std::shared_ptr<state> st_;
 };
 
+namespace detail {
+// After a refusal: read (and drop) what the client still sends, briefly, so
+// that closing with unread input does not reset the response away.
+template <stream Stream>
+asio::awaitable<void> drain_before_close(Stream& s) {
+  std::byte scratch[4096];
+  for (std::size_t total = 0; total < 256 * 1024;) {
+    auto n =
+        co_await with_timeout(s.read_some(asio::buffer(scratch)), std::chrono::milliseconds(200));
+    if (!n) co_return;
+    total += *n;
+  }
+}
+} // namespace detail
+
 /// Server side of the opening handshake on a freshly accepted stream: reads
 /// the request (at most websocket_options::max_header_bytes, else 431),
 /// answers it and, if it was a valid upgrade that the origin, path and
@@ -408,6 +452,7 @@ accept_websocket(Stream s, std::shared_ptr<const endpoint_config> config,
       auto refusal = detail::refusal_response(431, wo);
       co_await s.write(asio::buffer(refusal));
       (void)s.shutdown(asio::socket_base::shutdown_send);
+      co_await detail::drain_before_close(s);
     }
     s.close();
     co_return fail(errc::handshake_failed);
@@ -417,6 +462,7 @@ accept_websocket(Stream s, std::shared_ptr<const endpoint_config> config,
   if (!written) co_return fail(written.error());
   if (!d.upgrade) {
     (void)s.shutdown(asio::socket_base::shutdown_send);
+    co_await detail::drain_before_close(s);
     s.close();
     co_return fail(d.status == 401 || d.status == 403 ? errc::unauthorized
                                                       : errc::handshake_failed);

@@ -153,6 +153,7 @@ struct ws_protocol::impl {
   std::size_t message_start = 0;
   message_kind kind = message_kind::binary;
   utf8_validator utf8;
+  bool discarding = false; // after our close: data frames are checked for framing only
 
   std::error_code receive_error;
   std::uint16_t peer_code = 1005;
@@ -314,22 +315,26 @@ struct ws_protocol::impl {
     if (opcode != WSLAY_CONTINUATION_FRAME) {
       if (in_message) return fail_protocol("new message inside a fragmented one");
       in_message = true;
+      if (discarding) return;
       message_start = arena.size();
       kind = opcode == WSLAY_TEXT_FRAME ? message_kind::text : message_kind::binary;
       utf8.reset();
     }
+    if (discarding) return;
     std::size_t have = arena.size() - message_start;
     if (length > max_message - have) return fail(1009, errc::message_too_large, "message too big");
     // Room for the frame up front, growing geometrically: a message of many
     // small fragments must not reallocate at every fragment.
-    auto need = arena.size() + static_cast<std::size_t>(length);
+    // (No more than 1 MiB ahead of the bytes: a header alone must not make
+    // us commit the memory it announces.)
+    auto need = arena.size() + static_cast<std::size_t>(std::min<std::uint64_t>(length, 1u << 20));
     if (need > arena.capacity()) arena.reserve(std::max(need, 2 * arena.capacity()));
   }
 
   void payload(const std::byte* p, std::size_t n) {
     if (opcode & 0x08) {
       control.insert(control.end(), p, p + n);
-    } else {
+    } else if (!discarding) {
       auto at = arena.size();
       arena.resize(at + n);
       if (masked)
@@ -357,6 +362,10 @@ struct ws_protocol::impl {
       return;
     }
     if (!fin) return;
+    if (discarding) {
+      in_message = false;
+      return;
+    }
     if (kind == message_kind::text && !utf8.complete())
       return fail(1007, errc::invalid_utf8, "invalid UTF-8");
     ready.push_back({message_start, arena.size() - message_start, kind});
@@ -364,7 +373,7 @@ struct ws_protocol::impl {
   }
 
   void feed(std::span<const std::byte> in, std::vector<std::byte>& o) {
-    compact();
+    if (!discarding) compact(); // discarding: the last message taken stays valid
     out = &o;
     std::size_t pos = 0;
     while (pos < in.size() && !receive_error) {
@@ -455,6 +464,8 @@ std::optional<message_view> ws_protocol::next() {
 }
 
 std::error_code ws_protocol::receive_error() const { return impl_->receive_error; }
+
+void ws_protocol::discard_messages() { impl_->discarding = true; }
 
 void ws_protocol::stop_receiving(std::error_code why) {
   if (!impl_->receive_error) impl_->receive_error = why;

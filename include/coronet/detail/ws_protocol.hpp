@@ -41,6 +41,10 @@ public:
   /// Why no more messages will come once the ready ones are taken; empty
   /// while the connection is open.
   std::error_code receive_error() const;
+  /// From now on data messages are parsed and dropped, and the message
+  /// next() returned last stays valid (close() reads for the peer's close
+  /// frame this way).
+  void discard_messages();
   /// Ends receiving locally (receive_error() becomes `why` if it was empty).
   void stop_receiving(std::error_code why);
 
