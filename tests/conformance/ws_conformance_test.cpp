@@ -18,6 +18,7 @@
 #include <coronet/tcp.hpp>
 #include <coronet/websocket.hpp>
 
+#include "../support/echo.hpp"
 #include "../support/run.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
@@ -35,6 +36,7 @@
 #include <tuple>
 #include <vector>
 
+using coronet::test::echo;
 using coronet::test::run;
 using coronet::test::sleep_for;
 using namespace std::chrono_literals;
@@ -44,11 +46,6 @@ namespace {
 constexpr auto io_timeout = 5s;
 
 // ---- the server under test ------------------------------------------------
-
-asio::awaitable<void> echo(coronet::channel ch) {
-  while (auto m = co_await ch.receive())
-    if (!co_await ch.send(*m)) break;
-}
 
 struct ws_server {
   coronet::server server;

@@ -3,6 +3,7 @@
 #include <coronet/coronet.hpp>
 #include <coronet/tcp.hpp>
 
+#include "../support/echo.hpp"
 #include "../support/run.hpp"
 
 #include <asio/ip/tcp.hpp>
@@ -18,15 +19,12 @@
 #include <mutex>
 #include <thread>
 
+using coronet::test::echo;
+using coronet::test::pattern;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
 namespace {
-
-asio::awaitable<void> echo(coronet::channel ch) {
-  while (auto m = co_await ch.receive())
-    if (!co_await ch.send(*m)) break;
-}
 
 // An echo server on 127.0.0.1 with a free port.
 struct echo_fixture {
@@ -40,12 +38,6 @@ struct echo_fixture {
   }
   std::string url() const { return "tcp://127.0.0.1:" + std::to_string(server.port()) + query; }
 };
-
-std::string pattern(std::size_t n, std::size_t seed) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (seed + i * 7) % 26);
-  return s;
-}
 
 } // namespace
 

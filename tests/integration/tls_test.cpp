@@ -5,6 +5,7 @@
 #include <coronet/tcp.hpp>
 #include <coronet/tls.hpp>
 
+#include "../support/echo.hpp"
 #include "../support/run.hpp"
 #include "../support/test_pki.hpp"
 
@@ -12,21 +13,12 @@
 
 #include <thread>
 
+using coronet::test::echo;
+using coronet::test::pattern;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
 namespace {
-
-asio::awaitable<void> echo(coronet::channel ch) {
-  while (auto m = co_await ch.receive())
-    if (!co_await ch.send(*m)) break;
-}
-
-std::string pattern(std::size_t n, std::size_t seed) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (seed + i * 7) % 26);
-  return s;
-}
 
 struct pki {
   coronet::test::test_ca ca;

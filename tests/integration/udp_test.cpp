@@ -3,6 +3,7 @@
 #include <coronet/coronet.hpp>
 #include <coronet/udp.hpp>
 
+#include "../support/echo.hpp"
 #include "../support/run.hpp"
 
 #include <asio/detached.hpp>
@@ -14,16 +15,12 @@
 #include <atomic>
 #include <thread>
 
+using coronet::test::echo;
 using coronet::test::run;
 using coronet::test::sleep_for;
 using namespace std::chrono_literals;
 
 namespace {
-
-asio::awaitable<void> echo(coronet::channel ch) {
-  while (auto m = co_await ch.receive())
-    if (!co_await ch.send(*m)) break;
-}
 
 struct udp_echo_fixture {
   coronet::server server;

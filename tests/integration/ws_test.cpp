@@ -5,6 +5,7 @@
 #include <coronet/tcp.hpp>
 #include <coronet/websocket.hpp>
 
+#include "../support/echo.hpp"
 #include "../support/run.hpp"
 
 #include <asio/detached.hpp>
@@ -17,15 +18,12 @@
 #include <atomic>
 #include <thread>
 
+using coronet::test::echo;
+using coronet::test::pattern;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
 namespace {
-
-asio::awaitable<void> echo(coronet::channel ch) {
-  while (auto m = co_await ch.receive())
-    if (!co_await ch.send(*m)) break;
-}
 
 struct ws_fixture {
   coronet::server server;
@@ -40,12 +38,6 @@ struct ws_fixture {
     return "ws://127.0.0.1:" + std::to_string(server.port()) + std::string(p.empty() ? path : p);
   }
 };
-
-std::string pattern(std::size_t n, std::size_t seed) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (seed + i * 7) % 26);
-  return s;
-}
 
 // Sends raw bytes on a fresh TCP connection and returns everything the
 // server sends back until it closes (bounded).

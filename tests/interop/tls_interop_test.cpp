@@ -12,6 +12,7 @@
 #include <coronet/coronet.hpp>
 
 #include "../support/child_process.hpp"
+#include "../support/echo.hpp"
 #include "../support/run.hpp"
 #include "../support/test_pki.hpp"
 
@@ -32,6 +33,7 @@
 
 using coronet::test::child_options;
 using coronet::test::child_process;
+using coronet::test::echo;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
@@ -81,11 +83,6 @@ struct pki_files {
 const pki_files& shared_pki() {
   static pki_files p;
   return p;
-}
-
-asio::awaitable<void> echo(coronet::channel ch) {
-  while (auto m = co_await ch.receive())
-    if (!co_await ch.send(*m)) break;
 }
 
 // The rest of the first line starting with `prefix`, among those read.
