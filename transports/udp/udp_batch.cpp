@@ -84,6 +84,23 @@ std::size_t udp_batch_receiver::receive(int fd, std::error_code& ec) {
   return 1;
 }
 
+received_datagram& udp_batch_receiver::record(std::size_t i, std::size_t size, const sockaddr* from,
+                                              socklen_t from_size) {
+  auto& d = got_[i];
+  d.data = slot(i).first(std::min(size, max_));
+  d.truncated = size > max_;
+  d.from_size = std::min<socklen_t>(from_size, sizeof d.from);
+  std::memcpy(&d.from, from, d.from_size);
+  return d;
+}
+
+std::error_code udp_batch_sender::send_one(int fd, std::span<const std::byte> data,
+                                           const sockaddr* to, socklen_t to_size) {
+  if (::sendto(fd, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL, to, to_size) < 0)
+    return last_error();
+  return {};
+}
+
 void udp_batch_sender::add(std::span<const std::byte> data, const sockaddr* to, socklen_t to_size) {
   entry e{arena_.size(), data.size(), {}, 0};
   if (to) {

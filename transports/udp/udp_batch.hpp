@@ -30,6 +30,12 @@ public:
   /// `ec` set (would_block when the socket is empty).
   std::size_t receive(int fd, std::error_code& ec);
   received_datagram& operator[](std::size_t i) { return got_[i]; }
+
+  /// The buffer of slot `i` (max_datagram() + 1 bytes), for a read made by
+  /// the caller; record() then describes what landed there.
+  std::span<std::byte> slot(std::size_t i) { return {buffer_.get() + i * (max_ + 1), max_ + 1}; }
+  received_datagram& record(std::size_t i, std::size_t size, const sockaddr* from,
+                            socklen_t from_size);
   std::size_t max_datagram() const { return max_; }
   std::size_t slots() const { return slots_; }
 
@@ -49,6 +55,11 @@ public:
 
   /// Queues a copy of `data` for `to` (nullptr: the connected peer).
   void add(std::span<const std::byte> data, const sockaddr* to, socklen_t to_size);
+
+  /// Sends one datagram now, bypassing the queue: would_block when the
+  /// socket buffer is full, or the datagram's error.
+  static std::error_code send_one(int fd, std::span<const std::byte> data, const sockaddr* to,
+                                  socklen_t to_size);
 
   /// Sends what the socket takes now.  Returns would_block when it is full
   /// (wait for writability and call again) or the error of a datagram that

@@ -37,8 +37,11 @@ using udp = asio::ip::udp;
 using clock = std::chrono::steady_clock;
 
 std::error_code map_udp_error(std::error_code ec) {
-  if (ec == std::errc::connection_refused) return errc::connection_refused;
-  if (ec == std::errc::message_size) return errc::message_too_large;
+  // Asio reports errno values in its own system category, our syscalls in std's.
+  if (ec == std::errc::connection_refused || ec == asio::error::connection_refused)
+    return errc::connection_refused;
+  if (ec == std::errc::message_size || ec == asio::error::message_size)
+    return errc::message_too_large;
   return normalize_stream_error(ec);
 }
 
@@ -73,6 +76,11 @@ struct socket_state : std::enable_shared_from_this<socket_state> {
   udp_batch_sender sender;
   bool flush_posted = false, waiting_writable = false;
   bool report_send_errors = true;
+  // The first datagram sent after each one received leaves at once, as a
+  // plain receive/send loop's would: a ping-pong reply waits for nothing.
+  // Later sends are queued, so a burst (or the replies to a batch, while
+  // `defer_sends` is set) leaves in one sendmmsg.
+  bool may_send_now = true, defer_sends = false;
   std::error_code send_error; // the last datagram error, reported once by send()
   event room;
 
@@ -129,6 +137,18 @@ struct socket_state : std::enable_shared_from_this<socket_state> {
     if (auto ok = check(m); !ok) return ok;
     if (send_error) return fail(std::exchange(send_error, {}));
     if (!has_room(m.size())) return fail(errc::backpressure);
+    return enqueue(m, to, to_size);
+  }
+
+  result<void> enqueue(message_view m, const sockaddr* to, socklen_t to_size) {
+    if (std::exchange(may_send_now, false) && !defer_sends && sender.empty() && !waiting_writable) {
+      auto ec = udp_batch_sender::send_one(socket.native_handle(), m.data, to, to_size);
+      if (!ec) return {};
+      if (ec != asio::error::would_block) {
+        if (report_send_errors) return fail(map_udp_error(ec));
+        return {}; // a listener's shared socket: the error may be another peer's
+      }
+    }
     queue(m, to, to_size);
     return {};
   }
@@ -146,8 +166,7 @@ struct socket_state : std::enable_shared_from_this<socket_state> {
       co_await room.wait();
       if (auto ok = check(m); !ok) co_return ok;
     }
-    queue(m, to, to_size);
-    co_return result<void>{};
+    co_return enqueue(m, to, to_size);
   }
 
   // Flushes what is queued, waiting up to the close timeout for a full socket buffer.
@@ -209,15 +228,14 @@ public:
 
 private:
   struct state : socket_state {
-    udp_batch_receiver receiver;
-    std::size_t next = 0, count = 0;
+    udp_batch_receiver receiver; // one slot, read through Asio
     bool receiving_stopped = false;
     std::string peer;
 
     state(udp::socket s, std::shared_ptr<const endpoint_config> c)
         : socket_state(std::move(s), std::move(c)),
           // one slot: a client talks to one peer, and a slot is up to 64 KiB
-          receiver(1, payload_limit(opts()), opts().udp.batching) {
+          receiver(1, payload_limit(opts()), false) {
       std::error_code ec;
       auto ep = socket.remote_endpoint(ec);
       if (!ec)
@@ -228,23 +246,16 @@ private:
 
     asio::awaitable<result<message_view>> receive() {
       auto keep = shared_from_this();
-      for (;;) {
-        if (receiving_stopped || !socket.is_open()) co_return fail(errc::closed);
-        if (next < count) {
-          auto& d = receiver[next++];
-          if (d.truncated) co_return fail(errc::message_too_large);
-          co_return message_view(d.data, message_kind::binary);
-        }
-        std::error_code ec;
-        next = 0;
-        count = receiver.receive(socket.native_handle(), ec);
-        if (!ec) continue;
-        if (ec != asio::error::would_block) co_return fail(map_udp_error(ec));
-        if (flush_posted) flush(); // replies first, as in framed<>
-        auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, use_tuple);
-        if (wait_error)
-          co_return fail(receiving_stopped ? errc::closed : map_udp_error(wait_error));
-      }
+      if (receiving_stopped || !socket.is_open()) co_return fail(errc::closed);
+      if (flush_posted) flush(); // replies first, as in framed<>
+      // Asio reads before it waits, so a datagram already there costs no wake-up.
+      auto slot = receiver.slot(0);
+      auto [ec, size] =
+          co_await socket.async_receive(asio::buffer(slot.data(), slot.size()), use_tuple);
+      if (ec) co_return fail(receiving_stopped ? errc::closed : map_udp_error(ec));
+      may_send_now = true;
+      if (size > receiver.max_datagram()) co_return fail(errc::message_too_large);
+      co_return message_view(slot.first(size), message_kind::binary);
     }
 
     void stop_receiving() {
@@ -346,7 +357,8 @@ struct server_state : socket_state {
   bool accepting = true;
   asio::steady_timer sweep_timer;
   std::atomic<std::size_t> accepted{0}, refused{0}, dropped{0}, truncated{0};
-  std::size_t received = 0;
+  std::size_t received = 0, since_probe = 0;
+  bool backlog = false;
 
   server_state(udp::socket s, std::shared_ptr<const endpoint_config> c)
       : socket_state(std::move(s), std::move(c)),
@@ -365,33 +377,46 @@ struct server_state : socket_state {
       asio::co_spawn(socket.get_executor(), sweep_loop(self()), log_failure);
   }
 
-  // Reads batches and hands each datagram to its peer, making new peers as
-  // they appear.  Ends when the socket is closed.
+  // Hands each datagram to its peer, making new peers as they appear.  A
+  // lone datagram is read through Asio, which reads before it waits; a busy
+  // socket is drained with recvmmsg, and the replies to each batch leave in
+  // one sendmmsg.  Ends when the socket is closed.
   static asio::awaitable<void> read_loop(std::shared_ptr<server_state> s) {
+    udp::endpoint from;
     for (;;) {
       if (!s->socket.is_open()) co_return;
+      auto slot = s->receiver.slot(0);
+      auto [ec, size] = co_await s->socket.async_receive_from(
+          asio::buffer(slot.data(), slot.size()), from, use_tuple);
+      if (!s->socket.is_open()) co_return;
+      if (ec) continue; // a stray ICMP error for some earlier datagram: not ours to report
+      s->may_send_now = true;
+      s->dispatch(s->receiver.record(0, size, from.data(), static_cast<socklen_t>(from.size())));
+      if (s->worth_draining()) co_await s->drain_batches();
+    }
+  }
+
+  // Whether more datagrams are likely waiting: always with several peers or
+  // after a drain that found some; otherwise (one quiet peer) now and then,
+  // so that a burst is noticed without an extra read per ping-pong datagram.
+  bool worth_draining() {
+    if (!opts().udp.batching) return false;
+    return backlog || peers.size() > 1 || (++since_probe % 16) == 0;
+  }
+
+  asio::awaitable<void> drain_batches() {
+    for (;;) {
       std::error_code ec;
-      auto n = s->receiver.receive(s->socket.native_handle(), ec);
-      if (ec == asio::error::would_block) {
-        if (s->flush_posted) s->flush(); // replies first
-        auto [wait_error] = co_await s->socket.async_wait(udp::socket::wait_read, use_tuple);
-        if (wait_error && !s->socket.is_open()) co_return;
-        continue;
-      }
-      if (ec) {
-        if (!s->socket.is_open()) co_return;
-        continue; // a stray ICMP error for some earlier datagram: not ours to report
-      }
-      for (std::size_t i = 0; i < n; ++i) s->dispatch(s->receiver[i]);
-      if (n < s->receiver.slots()) {
-        // A short batch drained the socket: let the woken handlers run and
-        // send their replies now, then wait (rather than reading again only
-        // to be told EAGAIN).
-        co_await asio::post(s->socket.get_executor(), asio::use_awaitable);
-        if (s->flush_posted) s->flush();
-        auto [wait_error] = co_await s->socket.async_wait(udp::socket::wait_read, use_tuple);
-        if (wait_error && !s->socket.is_open()) co_return;
-      }
+      auto n = receiver.receive(socket.native_handle(), ec);
+      backlog = n > 0;
+      if (n == 0) co_return; // would_block, or a stray error as above
+      defer_sends = true;
+      for (std::size_t i = 0; i < n; ++i) dispatch(receiver[i]);
+      // Let the woken handlers queue their replies, then send them together.
+      co_await asio::post(socket.get_executor(), asio::use_awaitable);
+      defer_sends = false;
+      flush();
+      if (n < receiver.slots() || !socket.is_open()) co_return;
     }
   }
 
