@@ -4,6 +4,7 @@
 // Everything here runs on the executor of the socket it belongs to: peers of
 // one listener share its thread and its send batch, so the replies a handler
 // queues in one turn leave in one sendmmsg.
+#include "../../lib/handoff.hpp"
 #include "../../lib/listen_address.hpp"
 #include "../../lib/transports.hpp"
 #include "udp_batch.hpp"
@@ -338,7 +339,7 @@ struct peer_state {
   std::deque<datagram> inbox;
   std::vector<std::vector<std::byte>> spare; // buffers to reuse
   std::vector<std::byte> current;            // what the last receive() returned
-  event readable;
+  handoff readable; // the reader resumes a waiting receive() on its own stack
   bool receiving_stopped = false, gone = false;
   clock::time_point last_seen = clock::now();
 
@@ -463,7 +464,7 @@ struct server_state : socket_state {
         auto p = it->second.lock();
         if (p && now - p->last_seen >= idle) {
           p->gone = true;
-          p->readable.notify_all();
+          p->readable.notify(); // not inline: this loop is iterating the map
           it = live->peers.erase(it);
         } else {
           ++it;
@@ -519,7 +520,7 @@ void peer_state::deliver(const received_datagram& d) {
   bytes.assign(d.data.begin(), d.data.end());
   if (d.truncated) server->truncated.fetch_add(1, std::memory_order_relaxed);
   inbox.push_back({std::move(bytes), d.truncated});
-  readable.notify_all();
+  readable.resume_here();
 }
 
 std::string peer_state::remote() const {
@@ -568,7 +569,7 @@ public:
   }
   void stop_receiving() {
     p_->receiving_stopped = true;
-    p_->readable.notify_all();
+    p_->readable.notify();
   }
   void abort() {
     stop_receiving();
