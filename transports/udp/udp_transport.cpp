@@ -104,7 +104,7 @@ struct socket_state : std::enable_shared_from_this<socket_state> {
 
   void queue(message_view m, const sockaddr* to, socklen_t to_size) {
     sender.add(m.data, to, to_size);
-    if (flush_posted || waiting_writable) return;
+    if (flush_posted || waiting_writable || defer_sends) return; // (the reader flushes those)
     flush_posted = true;
     asio::post(socket.get_executor(), [self = shared_from_this()] {
       self->flush_posted = false;
@@ -391,9 +391,22 @@ struct server_state : socket_state {
           asio::buffer(slot.data(), slot.size()), from, use_tuple);
       if (!s->socket.is_open()) co_return;
       if (ec) continue; // a stray ICMP error for some earlier datagram: not ours to report
+      bool drain = s->worth_draining();
+      s->defer_sends = drain; // then this reply joins the batch's
       s->may_send_now = true;
       s->dispatch(s->receiver.record(0, size, from.data(), static_cast<socklen_t>(from.size())));
-      if (s->worth_draining()) co_await s->drain_batches();
+      while (drain) {
+        // Waiting handlers run inside dispatch() and queue their replies.
+        auto n = s->receiver.receive(s->socket.native_handle(), ec);
+        s->backlog = n > 0; // n == 0: would_block, or a stray error as above
+        for (std::size_t i = 0; i < n; ++i) s->dispatch(s->receiver[i]);
+        s->defer_sends = false;
+        s->flush();
+        if (n < s->receiver.slots() || !s->socket.is_open()) break;
+        // A full batch: let the rest of this thread run before the next.
+        co_await asio::post(s->socket.get_executor(), asio::use_awaitable);
+        s->defer_sends = true;
+      }
     }
   }
 
@@ -403,22 +416,6 @@ struct server_state : socket_state {
   bool worth_draining() {
     if (!opts().udp.batching) return false;
     return backlog || peers.size() > 1 || (++since_probe % 16) == 0;
-  }
-
-  asio::awaitable<void> drain_batches() {
-    for (;;) {
-      std::error_code ec;
-      auto n = receiver.receive(socket.native_handle(), ec);
-      backlog = n > 0;
-      if (n == 0) co_return; // would_block, or a stray error as above
-      defer_sends = true;
-      for (std::size_t i = 0; i < n; ++i) dispatch(receiver[i]);
-      // Let the woken handlers queue their replies, then send them together.
-      co_await asio::post(socket.get_executor(), asio::use_awaitable);
-      defer_sends = false;
-      flush();
-      if (n < receiver.slots() || !socket.is_open()) co_return;
-    }
   }
 
   void dispatch(const received_datagram& d) {
