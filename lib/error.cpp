@@ -27,6 +27,7 @@ public:
     case errc::invalid_utf8: return "the text is not valid UTF-8";
     case errc::unsupported: return "the operation is not supported by this transport";
     case errc::invalid_argument: return "an argument or option has an invalid value";
+    case errc::would_block: return "no message is ready without waiting";
     }
     return "unknown coronet error " + std::to_string(value);
   }
@@ -37,6 +38,7 @@ public:
     case errc::connection_refused: return std::errc::connection_refused;
     case errc::message_too_large: return std::errc::message_size;
     case errc::invalid_argument: return std::errc::invalid_argument;
+    case errc::would_block: return std::errc::operation_would_block;
     case errc::unsupported: return std::errc::operation_not_supported;
     default: return {value, *this};
     }

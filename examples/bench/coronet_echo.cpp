@@ -16,12 +16,17 @@ namespace {
 
 using raw_tcp_endpoint = coronet::framed<coronet::tcp_stream, coronet::raw_codec>;
 
+// Echoes every message; those a read already brought are answered without
+// suspending (try_receive, try_send), as the echo example does.
 template <class Endpoint>
 asio::awaitable<void> echo(Endpoint e) {
-  for (;;) {
-    auto m = co_await e.receive();
-    if (!m) break; // errc::closed once the load generator hangs up
-    if (!co_await e.send(*m)) break;
+  auto m = co_await e.receive();
+  while (m) { // errc::closed once the load generator hangs up
+    auto sent = e.try_send(*m);
+    if (!sent && sent.error() == coronet::errc::backpressure) sent = co_await e.send(*m);
+    if (!sent) break;
+    m = e.try_receive();
+    if (!m && m.error() == coronet::errc::would_block) m = co_await e.receive();
   }
   (void)co_await e.close();
 }

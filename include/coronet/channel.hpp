@@ -11,6 +11,7 @@
 // operation costs one virtual call over the concrete endpoint.
 #pragma once
 
+#include <coronet/error.hpp>
 #include <coronet/message.hpp>
 #include <coronet/options.hpp>
 #include <coronet/result.hpp>
@@ -32,6 +33,7 @@ concept message_endpoint = requires(E& e, const E& ce, message_view m, close_rea
   { e.receive() } -> std::same_as<asio::awaitable<result<message_view>>>;
   { e.send(m) } -> std::same_as<asio::awaitable<result<void>>>;
   { e.try_send(m) } -> std::same_as<result<void>>;
+  { e.try_receive() } -> std::same_as<result<message_view>>;
   { e.close(why) } -> std::same_as<asio::awaitable<result<void>>>;
   e.stop_receiving();
   e.abort();
@@ -49,6 +51,8 @@ public:
     virtual asio::awaitable<result<message_view>> receive() = 0;
     virtual asio::awaitable<result<void>> send(message_view m) = 0;
     virtual result<void> try_send(message_view m) = 0;
+    /// Transports that buffer several messages per read override this.
+    virtual result<message_view> try_receive() { return fail(errc::would_block); }
     virtual asio::awaitable<result<void>> close(close_reason why) = 0;
     virtual void stop_receiving() = 0;
     virtual void abort() = 0;
@@ -67,8 +71,22 @@ public:
   requires(!std::same_as<std::remove_cvref_t<E>, channel>) explicit channel(E e)
       : impl_(std::make_shared<model<E>>(std::move(e))) {}
 
-  /// The next message; the view is valid until the next receive().
+  /// The next message; the view is valid until the next receive() or try_receive().
   asio::awaitable<result<message_view>> receive() { return impl_->receive(); }
+  /// The next message if one has already arrived, without waiting or I/O;
+  /// else errc::would_block (call receive(), which waits, or says why no
+  /// message will come).  Lets a handler answer every message of one read
+  /// without suspending for each:
+  ///
+  ///   auto m = co_await ch.receive();
+  ///   while (m) {
+  ///     handle(*m);
+  ///     m = ch.try_receive();
+  ///     if (!m && m.error() == coronet::errc::would_block) m = co_await ch.receive();
+  ///   }
+  ///
+  /// While a receive() is pending it fails with errc::would_block.
+  result<message_view> try_receive() { return impl_->try_receive(); }
   /// As receive(), failing with errc::timeout after `timeout`.
   asio::awaitable<result<message_view>> receive(std::chrono::steady_clock::duration timeout);
   /// Queues `m` (copied); waits or fails per the slow-consumer policy when full.
@@ -103,6 +121,7 @@ private:
     asio::awaitable<result<message_view>> receive() override { return e_.receive(); }
     asio::awaitable<result<void>> send(message_view m) override { return e_.send(m); }
     result<void> try_send(message_view m) override { return e_.try_send(m); }
+    result<message_view> try_receive() override { return e_.try_receive(); }
     asio::awaitable<result<void>> close(close_reason why) override { return e_.close(why); }
     void stop_receiving() override { e_.stop_receiving(); }
     void abort() override { e_.abort(); }

@@ -27,6 +27,7 @@ enum class errc {
   invalid_utf8,       ///< a text message or close reason is not valid UTF-8
   unsupported,        ///< the operation is not available for this transport or platform
   invalid_argument,   ///< an option or argument has a value coronet cannot use
+  would_block,        ///< try_receive(): no message is ready without waiting
 };
 
 /// Portable questions about any error a coronet operation returns, whatever

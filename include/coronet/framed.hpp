@@ -74,6 +74,10 @@ public:
     return st_->receive();
   }
 
+  /// The next message if a read already brought it (errc::would_block
+  /// otherwise, and while a receive() is pending); see channel::try_receive().
+  result<message_view> try_receive() { return st_->try_receive(); }
+
   /// Queues `m`; see the class comment for when it waits.
   asio::awaitable<result<void>> send(message_view m) { return st_->send(m); }
 
@@ -116,6 +120,7 @@ private:
     std::size_t rcap = 0, rbegin = 0, rend = 0, consume_next = 0;
     std::error_code receive_error; // sticky once the framing is broken
     bool receiving_stopped = false;
+    bool in_receive = false; // a receive() is running: try_receive() stays out
 
     // Send side (the queue itself is the write_queue base).
     bool send_closed = false;
@@ -128,14 +133,31 @@ private:
 
     // ---- receive ----------------------------------------------------------
 
+    void consume_last() {
+      if (!consume_next) return;
+      rbegin += consume_next;
+      consume_next = 0;
+      if (rbegin == rend) rbegin = rend = 0;
+    }
+
+    result<message_view> try_receive() {
+      if (in_receive || receive_error || stream_closed) return fail(errc::would_block);
+      consume_last();
+      auto step = codec.decode({rbuf.get() + rbegin, rend - rbegin}, opts().max_message);
+      if (!step || !step->consumed) return fail(errc::would_block); // receive() reports errors
+      consume_next = step->consumed;
+      return message_view({rbuf.get() + rbegin + step->offset, step->length}, message_kind::binary);
+    }
+
     asio::awaitable<result<message_view>> receive() {
       auto self = this->shared_from_this(); // the handle may go while we wait
+      struct reader_mark {
+        bool& flag;
+        explicit reader_mark(bool& f) : flag(f) { flag = true; }
+        ~reader_mark() { flag = false; }
+      } mark(in_receive);
       if (send_closed && !receiving_stopped) receiving_stopped = true;
-      if (consume_next) {
-        rbegin += consume_next;
-        consume_next = 0;
-        if (rbegin == rend) rbegin = rend = 0;
-      }
+      consume_last();
       if (receive_error) co_return fail(receive_error);
       for (;;) {
         if (stream_closed) co_return fail(errc::closed);

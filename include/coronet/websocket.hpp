@@ -95,6 +95,10 @@ public:
     if (timeout.count() > 0) return with_timeout(st_->receive(), timeout);
     return st_->receive();
   }
+  /// The next message if a read already brought it (errc::would_block
+  /// otherwise, and while a receive() or close() is reading); see
+  /// channel::try_receive().
+  result<message_view> try_receive() { return st_->try_receive(); }
   /// Queues `m` as one message (text frames must be UTF-8: else
   /// errc::invalid_utf8).  Waits or fails per options::slow_consumer when the
   /// queue is full.
@@ -165,6 +169,12 @@ private:
     const options& opts() const { return config->options; }
 
     // ---- receive ----------------------------------------------------------
+
+    result<message_view> try_receive() {
+      if (in_receive || close_reading) return fail(errc::would_block);
+      if (auto m = proto.next()) return *m;
+      return fail(errc::would_block);
+    }
 
     asio::awaitable<result<message_view>> receive() {
       // The handle may go while we wait: hold the state from the first wait

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <optional>
 #include <thread>
+#include <vector>
 
 using coronet::test::echo;
 using coronet::test::run;
@@ -322,6 +323,33 @@ TEST_CASE("a listener's channel times out a receive and gets the next datagram",
       if (r && r->text() == "reply") ++replies;
     }
     CHECK(replies == 5);
+  }(*l));
+}
+
+TEST_CASE("a listener's channel hands out queued datagrams with try_receive",
+          "[integration][udp]") {
+  asio::io_context io;
+  auto l = coronet::listen(io.get_executor(), "udp://127.0.0.1:0");
+  REQUIRE(l);
+  run(io, [](coronet::listener& l) -> asio::awaitable<void> {
+    auto client = co_await coronet::connect("udp://127.0.0.1:" + std::to_string(l.port()));
+    REQUIRE(client);
+    for (std::string_view m : {"a", "b", "c"}) co_await client->send(coronet::message_view(m));
+    co_await sleep_for(50ms); // all three reach the channel's queue
+    auto ch = co_await coronet::with_timeout(l.accept(), 2s);
+    REQUIRE(ch);
+    auto first = ch->try_receive();
+    REQUIRE(first);
+    CHECK(first->text() == "a");
+    std::vector<std::string> rest;
+    for (auto m = ch->try_receive(); m; m = ch->try_receive()) rest.emplace_back(m->text());
+    CHECK(rest == std::vector<std::string>{"b", "c"});
+    auto empty = ch->try_receive();
+    REQUIRE_FALSE(empty);
+    CHECK(empty.error() == coronet::errc::would_block);
+    auto none = client->try_receive(); // a client buffers nothing
+    REQUIRE_FALSE(none);
+    CHECK(none.error() == coronet::errc::would_block);
   }(*l));
 }
 

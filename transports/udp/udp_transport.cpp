@@ -220,6 +220,8 @@ public:
   }
   asio::awaitable<result<void>> send(message_view m) { return st_->send(m, nullptr, 0); }
   result<void> try_send(message_view m) { return st_->try_send(m, nullptr, 0); }
+  // A client reads one datagram at a time: nothing is ever buffered.
+  result<message_view> try_receive() { return fail(errc::would_block); }
   asio::awaitable<result<void>> close(close_reason = {}) { return st_->close(); }
   void stop_receiving() { st_->stop_receiving(); }
   void abort() { st_->abort(); }
@@ -341,12 +343,14 @@ struct peer_state {
   std::vector<std::byte> current;            // what the last receive() returned
   handoff readable; // the reader resumes a waiting receive() on its own stack
   bool receiving_stopped = false, gone = false;
+  bool waiting = false; // a receive() is waiting: try_receive() stays out
   clock::time_point last_seen = clock::now();
 
   peer_state(std::shared_ptr<server_state> s, const received_datagram& d);
   ~peer_state();
 
   void deliver(const received_datagram& d);
+  result<message_view> take(); // the first datagram of the inbox (not empty)
   std::string remote() const;
 };
 
@@ -520,6 +524,19 @@ void peer_state::deliver(const received_datagram& d) {
   readable.resume_here();
 }
 
+result<message_view> peer_state::take() {
+  if (!current.empty() || current.capacity()) spare.push_back(std::move(current));
+  current = {};
+  auto d = std::move(inbox.front());
+  inbox.pop_front();
+  if (d.truncated) {
+    spare.push_back(std::move(d.bytes));
+    return fail(errc::message_too_large);
+  }
+  current = std::move(d.bytes);
+  return message_view(current, message_kind::binary);
+}
+
 std::string peer_state::remote() const {
   char host[INET6_ADDRSTRLEN] = "?";
   unsigned port = 0;
@@ -550,6 +567,12 @@ public:
   asio::awaitable<result<void>> send(message_view m) {
     if (p_->gone) return closed_now();
     return p_->server->send(m, reinterpret_cast<const sockaddr*>(&p_->address), p_->address_size);
+  }
+  result<message_view> try_receive() {
+    auto& p = *p_;
+    if (p.waiting || p.receiving_stopped || p.gone || p.inbox.empty())
+      return fail(errc::would_block);
+    return p.take();
   }
   result<void> try_send(message_view m) {
     if (p_->gone) return fail(errc::closed);
