@@ -83,9 +83,10 @@ void fill_message(std::byte* out, std::byte* masked, std::uint32_t id, std::uint
   masked += 4;
   // 16 bytes a step, as a browser's or the server's own unmasking would.
   using block = unsigned char __attribute__((vector_size(16)));
-  block k16;
+  using lanes = std::uint32_t __attribute__((vector_size(16)));
   auto k = reinterpret_cast<const unsigned char*>(&key);
-  for (int i = 0; i < 16; ++i) k16[i] = k[i % 4];
+  // Broadcast in registers (a key built byte by byte on the stack stalls its load).
+  auto k16 = reinterpret_cast<block>(lanes{key, key, key, key});
   std::size_t i = 0;
   for (; i + 16 <= payload; i += 16) {
     block w;

@@ -118,8 +118,14 @@ using byte_arena = std::vector<std::byte, uninitialized_allocator<std::byte>>;
 void unmask_copy(std::byte* dst, const std::byte* src, std::size_t n, const std::uint8_t key[4],
                  std::uint64_t phase) {
   using block = unsigned char __attribute__((vector_size(16)));
-  block k16;
-  for (int i = 0; i < 16; ++i) k16[i] = key[(phase + static_cast<unsigned>(i)) % 4];
+  using lanes = std::uint32_t __attribute__((vector_size(16)));
+  std::uint8_t k[4];
+  for (unsigned i = 0; i < 4; ++i) k[i] = key[(phase + i) % 4];
+  std::uint32_t k32;
+  std::memcpy(&k32, k, 4);
+  // Broadcast in registers: a key assembled byte by byte on the stack and
+  // loaded as 16 bytes stalls the load (no store forwarding), per frame.
+  auto k16 = reinterpret_cast<block>(lanes{k32, k32, k32, k32});
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     block w;
@@ -127,7 +133,7 @@ void unmask_copy(std::byte* dst, const std::byte* src, std::size_t n, const std:
     w ^= k16;
     std::memcpy(dst + i, &w, 16);
   }
-  for (; i < n; ++i) dst[i] = src[i] ^ std::byte{k16[i % 16]};
+  for (; i < n; ++i) dst[i] = src[i] ^ std::byte{k[i % 4]};
 }
 
 std::error_code error_for_sent_code(std::uint16_t code) {
