@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -35,6 +36,19 @@ struct udp_echo_fixture {
     return "udp://" + host + ":" + std::to_string(server.port());
   }
 };
+
+// Connects a client to `l`, sends it `datagrams`, waits for them to land in
+// the listener's queue, and accepts the channel the listener made.
+asio::awaitable<std::pair<coronet::channel, coronet::channel>>
+client_and_peer(coronet::listener& l, std::span<const std::string_view> datagrams) {
+  auto client = co_await coronet::connect("udp://127.0.0.1:" + std::to_string(l.port()));
+  REQUIRE(client);
+  for (auto d : datagrams) co_await client->send(coronet::message_view(d));
+  co_await sleep_for(50ms);
+  auto peer = co_await coronet::with_timeout(l.accept(), 2s);
+  REQUIRE(peer);
+  co_return std::pair{std::move(*client), std::move(*peer)};
+}
 
 } // namespace
 
@@ -296,30 +310,27 @@ TEST_CASE("a listener's channel times out a receive and gets the next datagram",
   auto l = coronet::listen(io.get_executor(), "udp://127.0.0.1:0");
   REQUIRE(l);
   run(io, [](coronet::listener& l) -> asio::awaitable<void> {
-    auto client = co_await coronet::connect("udp://127.0.0.1:" + std::to_string(l.port()));
-    REQUIRE(client);
-    co_await client->send(coronet::message_view("first"));
-    auto ch = co_await coronet::with_timeout(l.accept(), 2s);
-    REQUIRE(ch);
-    auto first = co_await ch->receive(2s);
+    const std::string_view sent[] = {"first"};
+    auto [client, ch] = co_await client_and_peer(l, sent);
+    auto first = co_await ch.receive(2s);
     REQUIRE(first);
     CHECK(first->text() == "first");
 
     auto start = std::chrono::steady_clock::now();
-    auto nothing = co_await ch->receive(50ms);
+    auto nothing = co_await ch.receive(50ms);
     REQUIRE_FALSE(nothing);
     CHECK(nothing.error() == coronet::errc::timeout);
     CHECK(std::chrono::steady_clock::now() - start < 2s);
 
     // A reply sent from the resumed receive leaves at once, then a burst.
-    co_await client->send(coronet::message_view("second"));
-    auto second = co_await ch->receive(2s);
+    co_await client.send(coronet::message_view("second"));
+    auto second = co_await ch.receive(2s);
     REQUIRE(second);
     CHECK(second->text() == "second");
-    for (int i = 0; i < 5; ++i) co_await ch->send(coronet::message_view("reply"));
+    for (int i = 0; i < 5; ++i) co_await ch.send(coronet::message_view("reply"));
     int replies = 0;
     for (int i = 0; i < 5; ++i) {
-      auto r = co_await client->receive(2s);
+      auto r = co_await client.receive(2s);
       if (r && r->text() == "reply") ++replies;
     }
     CHECK(replies == 5);
@@ -332,22 +343,18 @@ TEST_CASE("a listener's channel hands out queued datagrams with try_receive",
   auto l = coronet::listen(io.get_executor(), "udp://127.0.0.1:0");
   REQUIRE(l);
   run(io, [](coronet::listener& l) -> asio::awaitable<void> {
-    auto client = co_await coronet::connect("udp://127.0.0.1:" + std::to_string(l.port()));
-    REQUIRE(client);
-    for (std::string_view m : {"a", "b", "c"}) co_await client->send(coronet::message_view(m));
-    co_await sleep_for(50ms); // all three reach the channel's queue
-    auto ch = co_await coronet::with_timeout(l.accept(), 2s);
-    REQUIRE(ch);
-    auto first = ch->try_receive();
+    const std::string_view sent[] = {"a", "b", "c"};
+    auto [client, ch] = co_await client_and_peer(l, sent);
+    auto first = ch.try_receive();
     REQUIRE(first);
     CHECK(first->text() == "a");
     std::vector<std::string> rest;
-    for (auto m = ch->try_receive(); m; m = ch->try_receive()) rest.emplace_back(m->text());
+    for (auto m = ch.try_receive(); m; m = ch.try_receive()) rest.emplace_back(m->text());
     CHECK(rest == std::vector<std::string>{"b", "c"});
-    auto empty = ch->try_receive();
+    auto empty = ch.try_receive();
     REQUIRE_FALSE(empty);
     CHECK(empty.error() == coronet::errc::would_block);
-    auto none = client->try_receive(); // a client buffers nothing
+    auto none = client.try_receive(); // a client buffers nothing
     REQUIRE_FALSE(none);
     CHECK(none.error() == coronet::errc::would_block);
   }(*l));
@@ -366,12 +373,9 @@ TEST_CASE("a context destroyed while a listener's channel waits in receive()",
   }
   bool waiting = false, resumed = false;
   run(*io, [](coronet::listener& l, bool& waiting, bool& resumed) -> asio::awaitable<void> {
-    auto client = co_await coronet::connect("udp://127.0.0.1:" + std::to_string(l.port()));
-    REQUIRE(client);
-    co_await client->send(coronet::message_view("hello"));
-    auto ch = co_await coronet::with_timeout(l.accept(), 2s);
-    REQUIRE(ch);
-    auto hello = co_await ch->receive(2s);
+    const std::string_view sent[] = {"hello"};
+    auto [client, ch] = co_await client_and_peer(l, sent);
+    auto hello = co_await ch.receive(2s);
     REQUIRE(hello);
     asio::co_spawn(
         co_await asio::this_coro::executor,
@@ -379,7 +383,7 @@ TEST_CASE("a context destroyed while a listener's channel waits in receive()",
           waiting = true;
           auto m = co_await ch.receive(); // no deadline: only the shutdown ends it
           resumed = true;
-        }(std::move(*ch), waiting, resumed),
+        }(std::move(ch), waiting, resumed),
         asio::detached);
     co_await sleep_for(20ms);
   }(*l, waiting, resumed));
