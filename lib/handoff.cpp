@@ -9,6 +9,8 @@
 #include <asio/query.hpp>
 
 #include <algorithm>
+#include <exception>
+#include <mutex>
 
 namespace coronet::detail {
 
@@ -97,8 +99,19 @@ std::vector<handoff::parked> handoff::take() {
 void handoff::resume_here() {
   if (parked_.empty()) return;
   auto now = take();
-  for (auto& p : now)
-    if (p.resume) asio::dispatch(std::move(*p.resume));
+  for (auto& p : now) {
+    if (!p.resume) continue;
+    auto ex = p.work;
+    try {
+      asio::dispatch(std::move(*p.resume));
+    } catch (...) {
+      // What escapes a resumed coroutine (its completion handler rethrew)
+      // belongs to whoever runs the context, as it would had the waiter
+      // been resumed through the scheduler: not to the caller, whose loop
+      // (a listener's reader) must go on.
+      asio::post(ex, [e = std::current_exception()] { std::rethrow_exception(e); });
+    }
+  }
   now.clear(); // releases the work only after the waiters ran
   spare_ = std::move(now);
 }

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -357,6 +358,60 @@ TEST_CASE("a listener's channel hands out queued datagrams with try_receive",
     auto none = client.try_receive(); // a client buffers nothing
     REQUIRE_FALSE(none);
     CHECK(none.error() == coronet::errc::would_block);
+  }(*l));
+}
+
+TEST_CASE("an exception from a handler the reader resumed leaves the listener reading",
+          "[integration][udp]") {
+  // The reader resumes a waiting handler on its own stack; what the
+  // handler's task throws must come out of run(), as it does for any task,
+  // and the reader must go on (lib/handoff catches and re-posts whatever a
+  // resumed waiter's completion throws).
+  asio::io_context io;
+  auto l = coronet::listen(io.get_executor(), "udp://127.0.0.1:0");
+  REQUIRE(l);
+  auto rethrow = [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  };
+  asio::co_spawn(
+      io,
+      [](coronet::listener& l) -> asio::awaitable<void> {
+        auto ch = co_await l.accept();
+        REQUIRE(ch);
+        auto first = co_await ch->receive(); // the first datagram, already queued
+        REQUIRE(first);
+        auto second = co_await ch->receive(); // resumed by the reader itself
+        if (second) throw std::runtime_error("handler failed");
+      }(*l),
+      rethrow);
+  auto port = l->port();
+  asio::ip::udp::socket sender(io, {asio::ip::make_address("127.0.0.1"), 0});
+  sender.send_to(asio::buffer("one", 3), {asio::ip::make_address("127.0.0.1"), port});
+  bool thrown = false;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  bool sent_second = false;
+  while (!thrown && std::chrono::steady_clock::now() < deadline) {
+    try {
+      io.run_one_for(10ms);
+    } catch (const std::runtime_error& e) {
+      CHECK(std::string(e.what()) == "handler failed");
+      thrown = true;
+    }
+    if (!sent_second) {
+      sent_second = true;
+      io.run_for(20ms); // the handler is now waiting in receive()
+      sender.send_to(asio::buffer("two", 3), {asio::ip::make_address("127.0.0.1"), port});
+    }
+  }
+  REQUIRE(thrown);
+  io.restart();
+  // The reader goes on: a new peer is still accepted and served.
+  run(io, [](coronet::listener& l) -> asio::awaitable<void> {
+    const std::string_view sent[] = {"three"};
+    auto [client, ch] = co_await client_and_peer(l, sent);
+    auto m = co_await ch.receive(2s);
+    REQUIRE(m);
+    CHECK(m->text() == "three");
   }(*l));
 }
 

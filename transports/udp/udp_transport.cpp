@@ -605,20 +605,14 @@ private:
 
   asio::awaitable<result<message_view>> receive_now() {
     auto p = p_;
-    if (!p->current.empty() || p->current.capacity()) p->spare.push_back(std::move(p->current));
-    p->current = {};
+    struct waiting_mark {
+      bool& flag;
+      explicit waiting_mark(bool& f) : flag(f) { flag = true; }
+      ~waiting_mark() { flag = false; }
+    } mark(p->waiting); // try_receive() stays out meanwhile
     for (;;) {
       if (p->receiving_stopped || p->gone) co_return fail(errc::closed);
-      if (!p->inbox.empty()) {
-        auto d = std::move(p->inbox.front());
-        p->inbox.pop_front();
-        if (d.truncated) {
-          p->spare.push_back(std::move(d.bytes));
-          co_return fail(errc::message_too_large);
-        }
-        p->current = std::move(d.bytes);
-        co_return message_view(p->current, message_kind::binary);
-      }
+      if (!p->inbox.empty()) co_return p->take();
       // No flush here: the posted flush runs as soon as the handlers of this
       // batch are waiting, so their replies leave in one sendmmsg.
       co_await p->readable.wait();

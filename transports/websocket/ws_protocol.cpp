@@ -347,8 +347,8 @@ struct ws_protocol::impl {
     if (opcode != WSLAY_CONTINUATION_FRAME) {
       if (in_message) return fail_protocol("new message inside a fragmented one");
       in_message = true;
+      message_start = arena.size(); // (discarding too: compact() reads it)
       if (discarding) return;
-      message_start = arena.size();
       kind = opcode == WSLAY_TEXT_FRAME ? message_kind::text : message_kind::binary;
       utf8.reset();
     }
