@@ -3,6 +3,8 @@
 #include "datagram_load.hpp"
 #include "payload_pattern.hpp"
 
+#include <coronet/detail/ws_protocol.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -81,20 +83,9 @@ void fill_message(std::byte* out, std::byte* masked, std::uint32_t id, std::uint
   auto key = static_cast<std::uint32_t>(mix(stamp));
   std::memcpy(masked, &key, 4);
   masked += 4;
-  // 16 bytes a step, as a browser's or the server's own unmasking would.
-  using block = unsigned char __attribute__((vector_size(16)));
-  using lanes = std::uint32_t __attribute__((vector_size(16)));
-  auto k = reinterpret_cast<const unsigned char*>(&key);
-  // Broadcast in registers (a key built byte by byte on the stack stalls its load).
-  auto k16 = reinterpret_cast<block>(lanes{key, key, key, key});
-  std::size_t i = 0;
-  for (; i + 16 <= payload; i += 16) {
-    block w;
-    std::memcpy(&w, out + i, 16);
-    w ^= k16;
-    std::memcpy(masked + i, &w, 16);
-  }
-  for (; i < payload; ++i) masked[i] = out[i] ^ std::byte{k[i % 4]};
+  // 16 bytes a step, with the server's own loop (as a browser's would).
+  coronet::detail::unmask_copy(masked, out, payload, reinterpret_cast<const std::uint8_t*>(&key),
+                               0);
 }
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }

@@ -112,9 +112,10 @@ struct uninitialized_allocator : std::allocator<T> {
 };
 using byte_arena = std::vector<std::byte, uninitialized_allocator<std::byte>>;
 
-// Copies n bytes, XORing them with the masking key; `phase` is the offset
-// of src[0] in the frame's payload.  16 bytes a step (one SSE register on
-// x86-64, a NEON one on ARM, through GCC's and Clang's vector extension).
+} // namespace
+
+// 16 bytes a step (one SSE register on x86-64, a NEON one on ARM, through
+// GCC's and Clang's vector extension).
 void unmask_copy(std::byte* dst, const std::byte* src, std::size_t n, const std::uint8_t key[4],
                  std::uint64_t phase) {
   using block = unsigned char __attribute__((vector_size(16)));
@@ -135,6 +136,8 @@ void unmask_copy(std::byte* dst, const std::byte* src, std::size_t n, const std:
   }
   for (; i < n; ++i) dst[i] = src[i] ^ std::byte{k[i % 4]};
 }
+
+namespace {
 
 std::error_code error_for_sent_code(std::uint16_t code) {
   switch (code) {

@@ -20,6 +20,12 @@
 
 namespace coronet::detail {
 
+/// Copies n bytes, XORing them with a WebSocket masking key (masking and
+/// unmasking are the same operation); `phase` is the offset of src[0] in the
+/// frame's payload.  The engine's own loop, shared with the bench's client.
+void unmask_copy(std::byte* dst, const std::byte* src, std::size_t n, const std::uint8_t key[4],
+                 std::uint64_t phase);
+
 class ws_protocol {
 public:
   enum class role : unsigned char { server, client };
