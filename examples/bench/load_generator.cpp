@@ -57,35 +57,58 @@ std::byte* put_ws_header(std::byte* out, std::size_t n, bool masked) {
   return out;
 }
 
-// Message `seq` of connection `id` as it comes back from the server (and,
-// but for WebSocket, as it goes out): the length header if framed, then 8
-// bytes hashed from (id, seq), which make every message of the run unique,
-// then a window of the pattern at an offset hashed from (id, seq), so that
-// every byte depends on which message it belongs to.  For WebSocket,
-// `masked` receives the frame as the client sends it.
-void fill_message(std::byte* out, std::byte* masked, std::uint32_t id, std::uint64_t seq,
-                  std::size_t payload, wire_framing framing, const payload_pattern& pattern) {
+// Message `seq` of connection `id` as the server echoes it is a prefix --
+// the framing header (length or unmasked WebSocket header), then 8 bytes
+// hashed from (id, seq) that make every message of the run unique -- and
+// then a window of the pattern at an offset hashed from those 8 bytes, so
+// that every byte depends on which message it belongs to.
+struct expected_message {
+  std::array<std::byte, 18> prefix; // at most a 10-byte header and the stamp
+  std::size_t prefix_size;
+  const std::byte* body; // the rest: wire size - prefix_size bytes
+  std::uint64_t stamp;
+};
+
+expected_message expect(std::uint32_t id, std::uint64_t seq, std::size_t payload,
+                        wire_framing framing, const payload_pattern& pattern) {
+  expected_message m{};
+  auto* out = m.prefix.data();
   if (framing == wire_framing::length_prefixed) {
     auto n = static_cast<std::uint32_t>(payload);
-    out[0] = std::byte(n >> 24);
-    out[1] = std::byte(n >> 16);
-    out[2] = std::byte(n >> 8);
-    out[3] = std::byte(n);
-    out += 4;
+    *out++ = std::byte(n >> 24);
+    *out++ = std::byte(n >> 16);
+    *out++ = std::byte(n >> 8);
+    *out++ = std::byte(n);
   }
   if (framing == wire_framing::websocket) out = put_ws_header(out, payload, false);
-  auto stamp = mix((std::uint64_t{id} << 40) ^ seq);
-  auto head = std::min<std::size_t>(sizeof stamp, payload);
-  std::memcpy(out, &stamp, head);
-  std::memcpy(out + head, pattern.window(stamp), payload - head);
-  if (framing != wire_framing::websocket) return;
-  masked = put_ws_header(masked, payload, true);
-  auto key = static_cast<std::uint32_t>(mix(stamp));
-  std::memcpy(masked, &key, 4);
-  masked += 4;
-  // 16 bytes a step, with the server's own loop (as a browser's would).
-  coronet::detail::unmask_copy(masked, out, payload, reinterpret_cast<const std::uint8_t*>(&key),
-                               0);
+  m.stamp = mix((std::uint64_t{id} << 40) ^ seq);
+  auto head = std::min<std::size_t>(sizeof m.stamp, payload);
+  std::memcpy(out, &m.stamp, head);
+  m.prefix_size = static_cast<std::size_t>(out + head - m.prefix.data());
+  m.body = pattern.window(m.stamp);
+  return m;
+}
+
+// Writes message `m` as the client sends it: as expected back, but for
+// WebSocket a masked frame, masked straight from the pattern (one pass, as
+// a browser's client would).
+void fill_message(std::byte* out, const expected_message& m, std::size_t payload,
+                  wire_framing framing) {
+  auto head = std::min<std::size_t>(sizeof m.stamp, payload);
+  if (framing != wire_framing::websocket) {
+    std::memcpy(out, m.prefix.data(), m.prefix_size);
+    std::memcpy(out + m.prefix_size, m.body, payload - head);
+    return;
+  }
+  out = put_ws_header(out, payload, true);
+  auto key = static_cast<std::uint32_t>(mix(m.stamp));
+  std::memcpy(out, &key, 4);
+  out += 4;
+  auto k = reinterpret_cast<const std::uint8_t*>(&key);
+  // 16 bytes a step, with the server's own loop; the stamp is 8 bytes, so
+  // the body starts at key phase 0.
+  coronet::detail::unmask_copy(out, m.prefix.data() + m.prefix_size - head, head, k, 0);
+  coronet::detail::unmask_copy(out + head, m.body, payload - head, k, head);
 }
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
@@ -94,15 +117,16 @@ bool is_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
 // One connection's streams.  Messages all have the same wire size (E in the
 // echo, S as sent; equal but for WebSocket), so message `seq` starts at
-// offset seq * E of the echo stream; the last `in_flight` messages live in
-// `ring` (in_flight * E bytes) at that offset modulo the ring size, where
-// the checker reads them, and the writer reads them from `send_ring` (for
-// WebSocket) or from `ring` too.
+// offset seq * E of the echo stream and seq * S of the sent one.  The last
+// `in_flight` messages have a slot each (seq modulo in_flight): their sent
+// form in `ring`, where the writer reads them, and what their echo must be
+// in `expected`, where the checker reads it.
 struct connection {
   int fd = -1;
   std::uint32_t id = 0;
-  std::vector<std::byte> ring, send_ring;
-  std::vector<clock_type::time_point> queued_at; // per ring slot
+  std::vector<std::byte> ring;                   // in_flight * S bytes
+  std::vector<expected_message> expected;        // per slot
+  std::vector<clock_type::time_point> queued_at; // per slot
   std::uint64_t queued = 0;                      // messages generated
   std::uint64_t written = 0;                     // sent stream bytes handed to the kernel
   std::uint64_t verified = 0;                    // echo stream bytes received and checked
@@ -159,9 +183,6 @@ private:
   std::uint64_t outstanding(const connection& c) const {
     return c.queued * wire_size_ - c.verified;
   }
-  std::vector<std::byte>& sent_ring(connection& c) const {
-    return websocket() ? c.send_ring : c.ring;
-  }
 
   bool set_up() {
     if (config_.connections < 1 || config_.in_flight < 1 || wire_size_ == 0 ||
@@ -174,8 +195,8 @@ private:
     for (std::size_t i = 0; i < conns_.size(); ++i) {
       auto& c = conns_[i];
       c.id = static_cast<std::uint32_t>(i);
-      c.ring.resize(static_cast<std::size_t>(config_.in_flight) * wire_size_);
-      if (websocket()) c.send_ring.resize(static_cast<std::size_t>(config_.in_flight) * send_size_);
+      c.ring.resize(static_cast<std::size_t>(config_.in_flight) * send_size_);
+      c.expected.resize(static_cast<std::size_t>(config_.in_flight));
       c.queued_at.resize(static_cast<std::size_t>(config_.in_flight));
       if (auto why = connect_one(c, deadline); !why.empty()) return fail_setup(why);
       if (websocket())
@@ -339,39 +360,62 @@ private:
     if (n > outstanding(c))
       return fail(c, "received " + std::to_string(n) + " bytes, only " +
                          std::to_string(outstanding(c)) + " were outstanding");
+    // Message by message: the part of each prefix and of each body that
+    // this read brought; a message whose last byte came is done.
+    auto seq = c.verified / wire_size_;
+    auto at = static_cast<std::size_t>(c.verified % wire_size_);
+    auto slot = static_cast<std::size_t>(seq % c.expected.size());
     for (std::size_t done = 0; done < n;) {
-      auto at = static_cast<std::size_t>((c.verified + done) % c.ring.size());
-      auto len = std::min(n - done, c.ring.size() - at);
-      if (std::memcmp(in + done, c.ring.data() + at, len) != 0)
-        return report_mismatch(c, in, done, at, len);
+      auto len = std::min(n - done, wire_size_ - at);
+      auto& m = c.expected[slot];
+      if (at < m.prefix_size) {
+        auto k = std::min(len, m.prefix_size - at);
+        if (!same(in + done, m.prefix.data() + at, k))
+          return report_mismatch(c, seq, at, in + done, m.prefix.data() + at, k);
+        done += k;
+        at += k;
+        len -= k;
+      }
+      auto body = m.body + (at - m.prefix_size);
+      if (len && std::memcmp(in + done, body, len) != 0)
+        return report_mismatch(c, seq, at, in + done, body, len);
       done += len;
+      at += len;
+      if (at < wire_size_) break; // the rest comes with a later read
+      if (measuring_) {
+        auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.queued_at[slot]).count();
+        report_.latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)));
+        ++report_.messages;
+        report_.payload_bytes += payload_size_;
+      }
+      ++seq;
+      at = 0;
+      if (++slot == c.expected.size()) slot = 0;
     }
-    auto end = c.verified + n;
-    for (auto seq = c.verified / wire_size_; (seq + 1) * wire_size_ <= end; ++seq) {
-      if (!measuring_) continue;
-      auto slot = static_cast<std::size_t>(seq % c.queued_at.size());
-      auto ns =
-          std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.queued_at[slot]).count();
-      report_.latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)));
-      ++report_.messages;
-      report_.payload_bytes += payload_size_;
-    }
-    c.verified = end;
+    c.verified += n;
   }
 
-  void report_mismatch(connection& c, const std::byte* in, std::size_t done, std::size_t at,
-                       std::size_t len) {
+  // A few bytes: a loop beats a call to memcmp.
+  static bool same(const std::byte* a, const std::byte* b, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+
+  // `len` bytes at offset `at` of message `seq` differ from `want`.
+  void report_mismatch(connection& c, std::uint64_t seq, std::size_t at, const std::byte* got,
+                       const std::byte* want, std::size_t len) {
     std::size_t i = 0;
-    while (i < len && in[done + i] == c.ring[at + i]) ++i;
-    auto position = c.verified + done + i;
-    auto offset = static_cast<std::size_t>(position % wire_size_);
-    bool header = config_.framing == wire_framing::length_prefixed && offset < 4;
+    while (i + 1 < len && got[i] == want[i]) ++i;
+    auto offset = at + i;
+    auto header_size = wire_size_ - payload_size_;
     char text[160];
     std::snprintf(text, sizeof text,
                   "echo mismatch in message %llu at byte %zu (%s): expected 0x%02x, got 0x%02x",
-                  static_cast<unsigned long long>(position / wire_size_), offset,
-                  header ? "length header" : "payload", static_cast<unsigned>(c.ring[at + i]),
-                  static_cast<unsigned>(in[done + i]));
+                  static_cast<unsigned long long>(seq), offset,
+                  offset < header_size ? "header" : "payload", static_cast<unsigned>(want[i]),
+                  static_cast<unsigned>(got[i]));
     fail(c, text);
   }
 
@@ -384,9 +428,9 @@ private:
     while (c.queued - c.verified / wire_size_ < slots) {
       auto seq = c.queued;
       auto slot = static_cast<std::size_t>(seq % slots);
-      fill_message(c.ring.data() + slot * wire_size_,
-                   websocket() ? c.send_ring.data() + slot * send_size_ : nullptr, c.id, seq,
-                   payload_size_, config_.framing, pattern_);
+      auto& m = c.expected[slot];
+      m = expect(c.id, seq, payload_size_, config_.framing, pattern_);
+      fill_message(c.ring.data() + slot * send_size_, m, payload_size_, config_.framing);
       ++c.queued;
     }
     auto now = clock_type::now();
@@ -394,7 +438,7 @@ private:
   }
 
   void flush(connection& c) {
-    auto& ring = sent_ring(c);
+    auto& ring = c.ring;
     auto total = c.queued * send_size_;
     for (int i = 0; i < writes_per_flush && c.written < total; ++i) {
       auto at = static_cast<std::size_t>(c.written % ring.size());

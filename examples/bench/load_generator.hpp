@@ -24,8 +24,10 @@
 // bounded, so run() returns by itself.
 //
 // With wire_framing::websocket the stream written (masked frames) and the
-// stream expected back (unmasked frames) differ: each connection keeps both
-// forms of its in-flight messages, one ring each.
+// stream expected back (unmasked frames) differ.  Either way, each
+// connection keeps only the sent form of its in-flight messages; an echo is
+// compared with the pattern the message was cut from, so checking costs
+// no copy of what was sent.
 //
 // With wire_framing::datagram the generator speaks UDP instead (see
 // datagram_load.hpp): each connection is a connected UDP socket (a peer),
