@@ -29,6 +29,7 @@
 #include <wslay/wslay.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <utility>
 
@@ -114,19 +115,23 @@ using byte_arena = std::vector<std::byte, uninitialized_allocator<std::byte>>;
 
 } // namespace
 
+namespace {
+
+// The masking key as it lies in memory, turned so that its first byte
+// applies to payload offset `phase`.  Turned in a register: a key assembled
+// byte by byte on the stack and then loaded whole stalls the load (no store
+// forwarding), once per frame.
+std::uint32_t key_at(std::uint32_t key, std::uint64_t phase) {
+  auto bits = static_cast<int>(phase % 4) * 8;
+  return std::endian::native == std::endian::little ? std::rotr(key, bits) : std::rotl(key, bits);
+}
+
 // 16 bytes a step (one SSE register on x86-64, a NEON one on ARM, through
-// GCC's and Clang's vector extension).
-void unmask_copy(std::byte* dst, const std::byte* src, std::size_t n, const std::uint8_t key[4],
-                 std::uint64_t phase) {
+// GCC's and Clang's vector extension); `key` applies from dst[0] on.
+inline void xor_copy(std::byte* dst, const std::byte* src, std::size_t n, std::uint32_t key) {
   using block = unsigned char __attribute__((vector_size(16)));
   using lanes = std::uint32_t __attribute__((vector_size(16)));
-  std::uint8_t k[4];
-  for (unsigned i = 0; i < 4; ++i) k[i] = key[(phase + i) % 4];
-  std::uint32_t k32;
-  std::memcpy(&k32, k, 4);
-  // Broadcast in registers: a key assembled byte by byte on the stack and
-  // loaded as 16 bytes stalls the load (no store forwarding), per frame.
-  auto k16 = reinterpret_cast<block>(lanes{k32, k32, k32, k32});
+  auto k16 = reinterpret_cast<block>(lanes{key, key, key, key});
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     block w;
@@ -134,7 +139,19 @@ void unmask_copy(std::byte* dst, const std::byte* src, std::size_t n, const std:
     w ^= k16;
     std::memcpy(dst + i, &w, 16);
   }
+  if (i == n) return;
+  unsigned char k[4];
+  std::memcpy(k, &key, 4);
   for (; i < n; ++i) dst[i] = src[i] ^ std::byte{k[i % 4]};
+}
+
+} // namespace
+
+void unmask_copy(std::byte* dst, const std::byte* src, std::size_t n, const std::uint8_t key[4],
+                 std::uint64_t phase) {
+  std::uint32_t k;
+  std::memcpy(&k, key, 4);
+  xor_copy(dst, src, n, key_at(k, phase));
 }
 
 namespace {
@@ -170,7 +187,7 @@ struct ws_protocol::impl {
   bool in_payload = false;
   bool fin = false;
   std::uint8_t opcode = 0;
-  std::uint8_t key[4] = {};
+  std::uint32_t key = 0; // as it lies in the header
   bool masked = false;
   std::uint64_t remaining = 0, frame_offset = 0;
   std::vector<std::byte> control; // header + payload of a control frame
@@ -326,7 +343,7 @@ struct ws_protocol::impl {
       if (length >> 63) return fail_protocol("64-bit length with the top bit set");
       if (length < 65536) return fail_protocol("length not minimally encoded");
     }
-    if (masked) std::memcpy(key, header + at, 4);
+    if (masked) std::memcpy(&key, header + at, 4);
     remaining = length;
     frame_offset = 0;
     if (header[0] & 0x70) return fail_protocol("reserved bits set");
@@ -373,7 +390,7 @@ struct ws_protocol::impl {
       auto at = arena.size();
       arena.resize(at + n);
       if (masked)
-        unmask_copy(arena.data() + at, p, n, key, frame_offset);
+        xor_copy(arena.data() + at, p, n, key_at(key, frame_offset));
       else
         std::memcpy(arena.data() + at, p, n);
       if (kind == message_kind::text &&
@@ -407,11 +424,57 @@ struct ws_protocol::impl {
     in_message = false;
   }
 
+  // A whole data frame that is a whole message and breaks no rule, the
+  // usual frame of a busy connection, taken in one step: the bytes it
+  // used, or 0 to leave the frame to the general path (which also reports
+  // whatever is wrong with it).
+  std::size_t take_whole_message(const std::byte* p, std::size_t avail) {
+    if (avail < 2) return 0;
+    auto b0 = static_cast<std::uint8_t>(p[0]), b1 = static_cast<std::uint8_t>(p[1]);
+    // FIN, no reserved bits, text or binary; masked exactly when we serve.
+    if ((b0 & 0xf0) != 0x80 || ((b0 & 0x0f) - 1u) > 1u) return 0;
+    bool mask = b1 & 0x80;
+    if (mask != (side == role::server)) return 0;
+    std::size_t length = b1 & 0x7f, hn = 2;
+    if (length == 127) return 0;
+    if (length == 126) {
+      if (avail < 4) return 0;
+      length =
+          (std::size_t(static_cast<std::uint8_t>(p[2])) << 8) | static_cast<std::uint8_t>(p[3]);
+      if (length < 126) return 0;
+      hn = 4;
+    }
+    auto data = hn + (mask ? 4 : 0);
+    if (avail < data || avail - data < length || length > max_message) return 0;
+    auto at = arena.size();
+    arena.resize(at + length);
+    if (mask) {
+      std::uint32_t k;
+      std::memcpy(&k, p + hn, 4);
+      xor_copy(arena.data() + at, p + data, length, k);
+    } else {
+      std::memcpy(arena.data() + at, p + data, length);
+    }
+    auto k = (b0 & 0x0f) == WSLAY_TEXT_FRAME ? message_kind::text : message_kind::binary;
+    if (k == message_kind::text && !is_valid_utf8({arena.data() + at, length})) {
+      arena.resize(at);
+      return 0; // the general path fails it, at the first bad byte
+    }
+    ready.push_back({at, length, k});
+    return data + length;
+  }
+
   void feed(std::span<const std::byte> in, std::vector<std::byte>& o) {
     if (!discarding) compact(); // discarding: the last message taken stays valid
     out = &o;
     std::size_t pos = 0;
     while (pos < in.size() && !receive_error) {
+      if (!in_payload && header_have == 0 && !in_message && !discarding) {
+        if (auto used = take_whole_message(in.data() + pos, in.size() - pos)) {
+          pos += used;
+          continue;
+        }
+      }
       if (!in_payload) {
         if (header_have == 0 && in.size() - pos >= max_header) {
           // The whole header is here (the usual case): take it in one step.
@@ -445,38 +508,38 @@ struct ws_protocol::impl {
 
   // Appends one frame; masks (client) in 8-byte steps.
   void put_frame(std::vector<std::byte>& o, std::uint8_t first, std::span<const std::byte> data) {
-    std::uint8_t h[max_header];
-    std::size_t n = data.size(), hn = 2;
-    h[0] = first;
-    std::uint8_t mask_bit = side == role::client ? 0x80 : 0;
+    std::size_t n = data.size();
+    bool mask = side == role::client;
+    std::size_t hn = (n < 126 ? 2 : n < 65536 ? 4 : 10) + (mask ? 4 : 0);
+    // The header is written in place, byte by byte (a header built on the
+    // stack and then copied stalls that copy's load, once per frame), then
+    // the payload appended: no zero-fill of it first, as resize() would.
+    auto at = o.size();
+    if (o.capacity() - at < hn + n) o.reserve(std::max(at + hn + n, 2 * o.capacity()));
+    o.resize(at + hn);
+    auto* h = reinterpret_cast<std::uint8_t*>(o.data() + at);
+    auto mask_bit = static_cast<std::uint8_t>(mask ? 0x80 : 0);
+    *h++ = first;
     if (n < 126) {
-      h[1] = mask_bit | static_cast<std::uint8_t>(n);
+      *h++ = mask_bit | static_cast<std::uint8_t>(n);
     } else if (n < 65536) {
-      h[1] = mask_bit | 126;
-      h[2] = static_cast<std::uint8_t>(n >> 8);
-      h[3] = static_cast<std::uint8_t>(n);
-      hn = 4;
+      *h++ = mask_bit | 126;
+      *h++ = static_cast<std::uint8_t>(n >> 8);
+      *h++ = static_cast<std::uint8_t>(n);
     } else {
-      h[1] = mask_bit | 127;
-      for (int i = 0; i < 8; ++i)
-        h[2 + i] = static_cast<std::uint8_t>(std::uint64_t(n) >> (56 - 8 * i));
-      hn = 10;
+      *h++ = mask_bit | 127;
+      for (int shift = 56; shift >= 0; shift -= 8)
+        *h++ = static_cast<std::uint8_t>(std::uint64_t(n) >> shift);
     }
-    std::uint8_t k[4] = {};
-    if (mask_bit) {
-      random_bytes(std::as_writable_bytes(std::span(k)));
-      std::memcpy(h + hn, k, 4);
-      hn += 4;
-    }
-    o.insert(o.end(), reinterpret_cast<const std::byte*>(h),
-             reinterpret_cast<const std::byte*>(h) + hn);
-    if (!mask_bit) {
-      o.insert(o.end(), data.begin(), data.end()); // no zero-fill first, as resize() would
+    if (!mask) {
+      o.insert(o.end(), data.begin(), data.end());
       return;
     }
-    auto at = o.size();
-    o.resize(at + n);
-    unmask_copy(o.data() + at, data.data(), n, k, 0);
+    std::uint32_t k = 0;
+    random_bytes(std::as_writable_bytes(std::span(&k, 1)));
+    std::memcpy(h, &k, 4);
+    o.resize(at + hn + n);
+    xor_copy(o.data() + at + hn, data.data(), n, k);
   }
 };
 
@@ -492,8 +555,10 @@ void ws_protocol::feed(std::span<const std::byte> in, std::vector<std::byte>& ou
 
 std::optional<message_view> ws_protocol::next() {
   auto& s = *impl_;
-  s.compact();
-  if (s.next_ready == s.ready.size()) return std::nullopt;
+  if (s.next_ready == s.ready.size()) {
+    s.compact(); // every message was taken: the arena is free again
+    return std::nullopt;
+  }
   auto& m = s.ready[s.next_ready++];
   return message_view({s.arena.data() + m.offset, m.length}, m.kind);
 }
