@@ -22,10 +22,15 @@ public:
   explicit payload_pattern(std::size_t longest_window);
 
   /// The first of longest_window bytes chosen by `key`; any prefix of them
-  /// is a message body.
-  const std::byte* window(std::uint64_t key) const {
-    return bytes_.data() + static_cast<std::size_t>(mix(key) % period);
+  /// is a message body.  Windows start at multiples of 4 (so that a masked
+  /// copy of the table, see load_generator.cpp, lines up with every window).
+  const std::byte* window(std::uint64_t key) const { return bytes_.data() + offset(key); }
+  /// Where window(key) starts in the table.
+  std::size_t offset(std::uint64_t key) const {
+    return static_cast<std::size_t>(mix(key) % period) & ~std::size_t{3};
   }
+  /// The whole table, windows of every offset included.
+  const std::vector<std::byte>& bytes() const { return bytes_; }
 
 private:
   static constexpr std::size_t period = 65521;
