@@ -172,8 +172,7 @@ private:
 
     result<message_view> try_receive() {
       if (in_receive || close_reading) return fail(errc::would_block);
-      if (auto m = proto.next()) return *m;
-      return fail(errc::would_block);
+      return proto.try_next();
     }
 
     asio::awaitable<result<message_view>> receive() {
@@ -276,7 +275,7 @@ private:
     bool has_room(std::size_t n) const { return this->fits(n, opts().send_queue_limit); }
 
     result<void> enqueue(message_view m) {
-      if (auto ok = proto.send(m, pending); !ok) return ok;
+      if (auto ok = proto.send(m.data, m.kind, pending); !ok) return ok;
       schedule_flush();
       return {};
     }

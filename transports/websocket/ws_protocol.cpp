@@ -38,10 +38,7 @@ namespace {
 
 constexpr std::size_t max_header = 14;
 
-struct ready_message {
-  std::size_t offset, length;
-  message_kind kind;
-};
+using ready_message = ws_protocol::ready_message;
 
 // Incremental UTF-8 check (RFC 3629: no overlongs, no surrogates, nothing
 // above U+10FFFF); a sequence may be split across calls.
@@ -549,18 +546,24 @@ ws_protocol::~ws_protocol() = default;
 ws_protocol::ws_protocol(ws_protocol&&) noexcept = default;
 ws_protocol& ws_protocol::operator=(ws_protocol&&) noexcept = default;
 
-void ws_protocol::feed(std::span<const std::byte> in, std::vector<std::byte>& out) {
-  impl_->feed(in, out);
+void ws_protocol::sync_ready() {
+  ready_ = impl_->ready.data();
+  ready_count_ = impl_->ready.size();
+  taken_ = impl_->next_ready;
+  arena_ = impl_->arena.data();
 }
 
-std::optional<message_view> ws_protocol::next() {
-  auto& s = *impl_;
-  if (s.next_ready == s.ready.size()) {
-    s.compact(); // every message was taken: the arena is free again
-    return std::nullopt;
-  }
-  auto& m = s.ready[s.next_ready++];
-  return message_view({s.arena.data() + m.offset, m.length}, m.kind);
+void ws_protocol::feed(std::span<const std::byte> in, std::vector<std::byte>& out) {
+  impl_->next_ready = taken_;
+  impl_->feed(in, out);
+  sync_ready();
+}
+
+std::optional<message_view> ws_protocol::next_after_last() {
+  impl_->next_ready = taken_;
+  impl_->compact(); // every message was taken: the arena is free again
+  sync_ready();
+  return std::nullopt;
 }
 
 std::error_code ws_protocol::receive_error() const { return impl_->receive_error; }
@@ -572,13 +575,13 @@ void ws_protocol::stop_receiving(std::error_code why) {
   if (impl_->ctx) wslay_event_shutdown_read(impl_->ctx);
 }
 
-result<void> ws_protocol::send(message_view m, std::vector<std::byte>& out) {
+result<void> ws_protocol::send(std::span<const std::byte> data, message_kind kind,
+                               std::vector<std::byte>& out) {
   auto& s = *impl_;
   if (s.close_was_sent() || (s.ctx && !wslay_event_get_write_enabled(s.ctx)))
     return fail(errc::closed);
-  if (m.kind == message_kind::text && !is_valid_utf8(m.data)) return fail(errc::invalid_utf8);
-  std::uint8_t opcode = m.kind == message_kind::text ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME;
-  auto data = m.data;
+  if (kind == message_kind::text && !is_valid_utf8(data)) return fail(errc::invalid_utf8);
+  std::uint8_t opcode = kind == message_kind::text ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME;
   std::size_t piece =
       s.fragment_size && data.size() > s.fragment_size ? s.fragment_size : data.size();
   do {

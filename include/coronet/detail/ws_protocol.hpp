@@ -5,6 +5,7 @@
 // public headers and the framing code out of every template instantiation.
 #pragma once
 
+#include <coronet/error.hpp>
 #include <coronet/message.hpp>
 #include <coronet/result.hpp>
 
@@ -41,8 +42,25 @@ public:
   void feed(std::span<const std::byte> in, std::vector<std::byte>& out);
 
   /// The next complete message, or nothing.  The view stays valid until the
-  /// next call of next() or feed().
-  std::optional<message_view> next();
+  /// next call of next() or feed().  Inline: a pipelined read hands out many
+  /// messages, and a call that returns one through memory stalls its
+  /// caller's first load of it.
+  std::optional<message_view> next() {
+    if (taken_ < ready_count_) {
+      auto& m = ready_[taken_++];
+      return message_view({arena_ + m.offset, m.length}, m.kind);
+    }
+    return next_after_last();
+  }
+  /// next() for try_receive(): the message, or errc::would_block.
+  result<message_view> try_next() {
+    if (taken_ < ready_count_) {
+      auto& m = ready_[taken_++];
+      return succeed<message_view>(std::span(arena_ + m.offset, m.length), m.kind);
+    }
+    next_after_last();
+    return fail(errc::would_block);
+  }
 
   /// Why no more messages will come once the ready ones are taken; empty
   /// while the connection is open.
@@ -56,8 +74,10 @@ public:
 
   /// Appends the frame(s) of a data message to `out`.  Fails with
   /// errc::closed once a close frame was sent, errc::invalid_utf8 for text
-  /// that is not UTF-8.
-  result<void> send(message_view m, std::vector<std::byte>& out);
+  /// that is not UTF-8.  (The message in two arguments: they travel in
+  /// registers, a message_view on the stack.)
+  result<void> send(std::span<const std::byte> data, message_kind kind,
+                    std::vector<std::byte>& out);
   /// Appends a ping (payload at most 125 bytes).
   result<void> ping(std::span<const std::byte> payload, std::vector<std::byte>& out);
   /// Appends a close frame unless one was sent already.  An invalid code is
@@ -77,9 +97,22 @@ public:
   /// Bytes of heap the engine holds now (for the idle-memory figures).
   std::size_t buffered_bytes() const;
 
+  struct ready_message {
+    std::size_t offset, length;
+    message_kind kind;
+  };
+
 private:
   struct impl;
+  std::optional<message_view> next_after_last();
+  void sync_ready(); // from the engine, after it changed its ready messages
+
   std::unique_ptr<impl> impl_;
+  // The engine's complete messages, for next()'s inline path; the engine
+  // learns how many were taken when it is next called.
+  const ready_message* ready_ = nullptr;
+  std::size_t ready_count_ = 0, taken_ = 0;
+  const std::byte* arena_ = nullptr;
 };
 
 /// True if `s` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates).
