@@ -53,6 +53,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -146,8 +147,18 @@ private:
     std::string path, subprotocol;
     std::vector<std::byte> initial; // read with the handshake, not yet parsed
 
+    // Receive buffer: [rbegin, rend) of rbuf is input not parsed yet, the
+    // start of a frame that is taken in place once complete.  Messages
+    // taken in place live in rbuf too, so it is reshaped (moved, grown)
+    // only before a read, when every message was taken.
     std::unique_ptr<std::byte[]> rbuf;
-    std::size_t rcap = 0;
+    std::size_t rcap = 0, rbegin = 0, rend = 0;
+    bool grow_hint = false;
+    // Once close() discards data: reads go here and are copied into the
+    // engine, so that rbuf, and the message the application may hold, stay.
+    std::unique_ptr<std::byte[]> aside;
+    bool reading_aside = false;
+    static constexpr std::size_t aside_size = 4096;
     bool reading = false, receiving_stopped = false, stream_closed = false;
     // One reader: a receive() is running (in_receive), or close() reads for
     // the peer's close frame (close_reading); each waits for the other.
@@ -225,12 +236,61 @@ private:
     }
 
     asio::mutable_buffer read_buffer() {
-      if (!rbuf) {
-        rcap = std::min<std::size_t>(opts().read_buffer_size, 4096);
-        rbuf.reset(new std::byte[rcap]);
-      }
       reading = true;
-      return asio::buffer(rbuf.get(), rcap);
+      if (reading_aside) {
+        if (!aside) aside.reset(new std::byte[aside_size]);
+        return asio::buffer(aside.get(), aside_size);
+      }
+      make_room();
+      return asio::buffer(rbuf.get() + rend, rcap - rend);
+    }
+
+    // Frames up to this size are taken in place; larger ones are copied
+    // into the engine as they arrive.
+    std::size_t keep_limit() const { return 4 * opts().read_buffer_size; }
+
+    // Before a read: room after rend for a quarter of the buffer at least,
+    // and for all of the frame left unparsed.
+    void make_room() {
+      std::size_t have = rend - rbegin;
+      if (have == 0) rbegin = rend = 0;
+      std::size_t wanted = have ? proto.unparsed_frame_size() : 0;
+      std::size_t cap = rcap ? rcap : std::min<std::size_t>(opts().read_buffer_size, 4096);
+      // A read that filled the buffer says a larger one would pay off;
+      // inside a frame too big to keep, up to four times read_buffer_size
+      // (such messages then cost fewer reads).
+      if (grow_hint) {
+        auto limit = opts().read_buffer_size * (proto.frame_remaining() > cap ? 4 : 1);
+        if (cap < limit) cap = std::min(cap * 2, limit);
+        grow_hint = false;
+      }
+      // Room for a few frames of the size left unparsed: reads fill the
+      // buffer and leave a frame begun at its end, which is moved to the
+      // front before the next read; the more frames a read brings, the less
+      // of every frame is moved.
+      if (wanted > cap / 4) cap = std::max(cap, 4 * wanted);
+      if (cap != rcap) {
+        std::unique_ptr<std::byte[]> bigger(new std::byte[cap]);
+        if (have) std::memcpy(bigger.get(), rbuf.get() + rbegin, have);
+        rbuf = std::move(bigger);
+        rcap = cap;
+        rbegin = 0;
+        rend = have;
+      } else if (rbegin > 0 &&
+                 rcap - rend < std::max(wanted > have ? wanted - have : 0, rcap / 4)) {
+        std::memmove(rbuf.get(), rbuf.get() + rbegin, have);
+        rbegin = 0;
+        rend = have;
+      }
+    }
+
+    // From close() on: data is dropped, and rbuf left as it is.
+    void read_aside() {
+      if (reading_aside) return;
+      reading_aside = true;
+      proto.discard_messages();
+      if (rend > rbegin) proto.feed({rbuf.get() + rbegin, rend - rbegin}, pending);
+      rbegin = rend;
     }
 
     result<std::size_t> on_read(std::error_code ec, std::size_t n) {
@@ -245,16 +305,14 @@ private:
         proto.stop_receiving(e);
         return fail(e);
       }
-      proto.feed({rbuf.get(), n}, pending);
-      schedule_flush();
-      // A read that fills the buffer says a larger one would pay off; inside
-      // a frame that the next read will not finish either, up to four times
-      // read_buffer_size (large messages then cost fewer reads).
-      auto limit = opts().read_buffer_size * (proto.frame_remaining() > rcap ? 4 : 1);
-      if (n == rcap && rcap < limit) {
-        rcap = std::min(rcap * 2, limit);
-        rbuf.reset(new std::byte[rcap]);
+      if (reading_aside) {
+        proto.feed({aside.get(), n}, pending);
+      } else {
+        if (rend == 0 && n == rcap) grow_hint = true; // (a read into the whole buffer)
+        rend += n;
+        rbegin += proto.feed_in_place({rbuf.get() + rbegin, rend - rbegin}, keep_limit(), pending);
       }
+      schedule_flush();
       return n;
     }
 
@@ -374,7 +432,7 @@ private:
         }
         // Data after our close is dropped without touching the message the
         // application may still hold.
-        proto.discard_messages();
+        read_aside();
         close_reading = true;
         auto n = co_await read_once();
         close_reading = false;

@@ -210,6 +210,7 @@ struct ws_protocol::impl {
   byte_arena arena;
   std::vector<ready_message> ready;
   std::size_t next_ready = 0;
+  std::size_t unparsed_size = 0; // of the frame the last feed left in the caller's buffer
   bool in_message = false;
   std::size_t message_start = 0;
   message_kind kind = message_kind::binary;
@@ -432,67 +433,100 @@ struct ws_protocol::impl {
     }
     if (kind == message_kind::text && !utf8.complete())
       return fail(1007, errc::invalid_utf8, "invalid UTF-8");
-    ready.push_back({message_start, arena.size() - message_start, kind});
+    ready.push_back({message_start, arena.size() - message_start, kind, nullptr});
     in_message = false;
   }
 
   // A whole data frame that is a whole message and breaks no rule, the
   // usual frame of a busy connection, taken in one step: the bytes it
   // used, or 0 to leave the frame to the general path (which also reports
-  // whatever is wrong with it).
-  std::size_t take_whole_message(const std::byte* p, std::size_t avail) {
-    if (avail < 2) return 0;
+  // whatever is wrong with it).  With `writable` (p's bytes, ours to
+  // change) the payload is unmasked where it lies and the message handed
+  // out from there; an incomplete binary frame of at most `keep` bytes is
+  // then left for the caller to complete (unparsed_size says how big).
+  std::size_t take_whole_message(const std::byte* p, std::size_t avail, std::byte* writable,
+                                 std::size_t keep) {
+    if (avail < 2) return keep_unparsed(writable, max_header);
     auto b0 = static_cast<std::uint8_t>(p[0]), b1 = static_cast<std::uint8_t>(p[1]);
     // FIN, no reserved bits, text or binary; masked exactly when we serve.
     if ((b0 & 0xf0) != 0x80 || ((b0 & 0x0f) - 1u) > 1u) return 0;
     bool mask = b1 & 0x80;
     if (mask != (side == role::server)) return 0;
-    std::size_t length = b1 & 0x7f, hn = 2;
-    if (length == 127) return 0;
+    std::size_t hn = header_size(reinterpret_cast<const std::uint8_t*>(p));
+    if (avail < hn) return keep_unparsed(writable, hn);
+    std::uint64_t length = b1 & 0x7f;
     if (length == 126) {
-      if (avail < 4) return 0;
       length =
-          (std::size_t(static_cast<std::uint8_t>(p[2])) << 8) | static_cast<std::uint8_t>(p[3]);
+          (std::uint64_t(static_cast<std::uint8_t>(p[2])) << 8) | static_cast<std::uint8_t>(p[3]);
       if (length < 126) return 0;
-      hn = 4;
+    } else if (length == 127) {
+      length = 0;
+      for (int i = 2; i < 10; ++i) length = (length << 8) | static_cast<std::uint8_t>(p[i]);
+      if (length >> 63 || length < 65536) return 0;
     }
-    auto data = hn + (mask ? 4 : 0);
-    if (avail < data || avail - data < length || length > max_message) return 0;
-    auto at = arena.size();
-    arena.resize(at + length);
-    if (mask) {
-      std::uint32_t k;
-      std::memcpy(&k, p + hn, 4);
-      xor_copy(arena.data() + at, p + data, length, k);
+    if (length > max_message) return 0;
+    auto n = static_cast<std::size_t>(length);
+    auto kind = (b0 & 0x0f) == WSLAY_TEXT_FRAME ? message_kind::text : message_kind::binary;
+    if (avail - hn < n) {
+      // (Text is checked as it arrives, fail-fast: the general path does that.)
+      bool can_keep = writable && kind == message_kind::binary && hn + n <= keep;
+      return can_keep ? keep_unparsed(writable, hn + n) : 0;
+    }
+    std::uint32_t k = 0;
+    if (mask) std::memcpy(&k, p + hn - 4, 4);
+    const std::byte* body;
+    if (writable) {
+      auto* b = writable + hn;
+      if (mask) xor_copy(b, b, n, k);
+      body = b;
+      ready.push_back({0, n, kind, body});
     } else {
-      std::memcpy(arena.data() + at, p + data, length);
+      auto at = arena.size();
+      arena.resize(at + n);
+      if (mask)
+        xor_copy(arena.data() + at, p + hn, n, k);
+      else
+        std::memcpy(arena.data() + at, p + hn, n);
+      body = arena.data() + at;
+      ready.push_back({at, n, kind, nullptr});
     }
-    auto k = (b0 & 0x0f) == WSLAY_TEXT_FRAME ? message_kind::text : message_kind::binary;
-    if (k == message_kind::text && !is_valid_utf8({arena.data() + at, length})) {
-      arena.resize(at);
-      return 0; // the general path fails it, at the first bad byte
+    if (kind == message_kind::text && !is_valid_utf8({body, n})) {
+      ready.pop_back();
+      fail(1007, errc::invalid_utf8, "invalid UTF-8");
     }
-    ready.push_back({at, length, k});
-    return data + length;
+    return hn + n;
   }
 
-  void feed(std::span<const std::byte> in, std::vector<std::byte>& o) {
+  // An incomplete frame stays unparsed, in the caller's buffer.
+  std::size_t keep_unparsed(const std::byte* writable, std::size_t frame_size) {
+    if (writable) unparsed_size = frame_size;
+    return 0;
+  }
+
+  // Parses in[0, size); with `writable` (in's bytes, ours to change) whole
+  // messages stay where they are (see take_whole_message).  Returns the
+  // bytes used: all of them, but for an incomplete frame left unparsed.
+  std::size_t feed(const std::byte* in, std::size_t size, std::byte* writable, std::size_t keep,
+                   std::vector<std::byte>& o) {
     if (!discarding) compact(); // discarding: the last message taken stays valid
     out = &o;
+    unparsed_size = 0;
     std::size_t pos = 0;
-    while (pos < in.size() && !receive_error) {
+    while (pos < size && !receive_error) {
       if (!in_payload && header_have == 0 && !in_message && !discarding) {
-        if (auto used = take_whole_message(in.data() + pos, in.size() - pos)) {
+        if (auto used = take_whole_message(in + pos, size - pos,
+                                           writable ? writable + pos : nullptr, keep)) {
           pos += used;
           continue;
         }
+        if (unparsed_size) break;
       }
       if (!in_payload) {
-        if (header_have == 0 && in.size() - pos >= max_header) {
+        if (header_have == 0 && size - pos >= max_header) {
           // The whole header is here (the usual case): take it in one step.
-          std::memcpy(header, in.data() + pos, 2);
+          std::memcpy(header, in + pos, 2);
           header_have = header_size(header);
-          std::memcpy(header, in.data() + pos, header_have);
+          std::memcpy(header, in + pos, header_have);
           pos += header_have;
         } else {
           header[header_have++] = static_cast<std::uint8_t>(in[pos++]);
@@ -502,8 +536,8 @@ struct ws_protocol::impl {
         in_payload = true;
         if (receive_error) break;
       } else {
-        auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, in.size() - pos));
-        payload(in.data() + pos, n);
+        auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, size - pos));
+        payload(in + pos, n);
         pos += n;
       }
       if (in_payload && remaining == 0 && !receive_error) end_frame();
@@ -514,6 +548,7 @@ struct ws_protocol::impl {
       // wslay found the violation (a bad close code or reason) and queued the close.
       receive_error = error_for_sent_code(wslay_event_get_status_code_sent(ctx));
     }
+    return receive_error ? size : pos;
   }
 
   // ---- send -------------------------------------------------------------
@@ -570,9 +605,19 @@ void ws_protocol::sync_ready() {
 
 void ws_protocol::feed(std::span<const std::byte> in, std::vector<std::byte>& out) {
   impl_->next_ready = taken_;
-  impl_->feed(in, out);
+  impl_->feed(in.data(), in.size(), nullptr, 0, out);
   sync_ready();
 }
+
+std::size_t ws_protocol::feed_in_place(std::span<std::byte> in, std::size_t keep,
+                                       std::vector<std::byte>& out) {
+  impl_->next_ready = taken_;
+  auto used = impl_->feed(in.data(), in.size(), in.data(), keep, out);
+  sync_ready();
+  return used;
+}
+
+std::size_t ws_protocol::unparsed_frame_size() const { return impl_->unparsed_size; }
 
 std::optional<message_view> ws_protocol::next_after_last() {
   impl_->next_ready = taken_;

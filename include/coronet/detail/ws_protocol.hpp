@@ -40,6 +40,14 @@ public:
   /// automatic replies (pong, the close echo, a close for a protocol
   /// violation) are appended to `out`.
   void feed(std::span<const std::byte> in, std::vector<std::byte>& out);
+  /// As feed(), without copying whole messages: a frame that is a whole
+  /// message is unmasked where it lies in `in` and handed out from there,
+  /// so `in` must stay untouched until next() has returned nothing.  An
+  /// incomplete such frame of at most `keep` bytes at the end is left
+  /// unparsed: returns how many bytes were used, and unparsed_frame_size()
+  /// is the size of the frame left (0 if none).
+  std::size_t feed_in_place(std::span<std::byte> in, std::size_t keep, std::vector<std::byte>& out);
+  std::size_t unparsed_frame_size() const;
 
   /// The next complete message, or nothing.  The view stays valid until the
   /// next call of next() or feed().  Inline: a pipelined read hands out many
@@ -48,7 +56,7 @@ public:
   std::optional<message_view> next() {
     if (taken_ < ready_count_) {
       auto& m = ready_[taken_++];
-      return message_view({arena_ + m.offset, m.length}, m.kind);
+      return message_view({(m.in_input ? m.in_input : arena_ + m.offset), m.length}, m.kind);
     }
     return next_after_last();
   }
@@ -56,7 +64,8 @@ public:
   result<message_view> try_next() {
     if (taken_ < ready_count_) {
       auto& m = ready_[taken_++];
-      return succeed<message_view>(std::span(arena_ + m.offset, m.length), m.kind);
+      return succeed<message_view>(std::span(m.in_input ? m.in_input : arena_ + m.offset, m.length),
+                                   m.kind);
     }
     next_after_last();
     return fail(errc::would_block);
@@ -98,8 +107,9 @@ public:
   std::size_t buffered_bytes() const;
 
   struct ready_message {
-    std::size_t offset, length;
+    std::size_t offset, length; // in the engine's arena,
     message_kind kind;
+    const std::byte* in_input; // or here, in the caller's buffer (feed_in_place)
   };
 
 private:
