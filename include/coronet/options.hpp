@@ -169,7 +169,8 @@ struct options {
   std::chrono::milliseconds close_timeout{5'000};
 
   /// Largest single read; the read buffer starts small and grows to this
-  /// (or to the size of the message being received, if larger).
+  /// (or to the size of the message being received, if larger; WebSocket
+  /// keeps binary frames of up to 4x this whole in it, with room for a few).
   std::size_t read_buffer_size = 64 * 1024;
 
   /// SO_RCVBUF / SO_SNDBUF in bytes; 0 leaves the system default.

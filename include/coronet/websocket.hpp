@@ -267,8 +267,10 @@ private:
       // Room for a few frames of the size left unparsed: reads fill the
       // buffer and leave a frame begun at its end, which is moved to the
       // front before the next read; the more frames a read brings, the less
-      // of every frame is moved.
-      if (wanted > cap / 4) cap = std::max(cap, 4 * wanted);
+      // of every frame is moved.  (At most keep_limit() + read_buffer_size:
+      // a header alone must not make us allocate much more than it announces.)
+      if (wanted > cap / 4)
+        cap = std::max(cap, std::min(4 * wanted, keep_limit() + opts().read_buffer_size));
       if (cap != rcap) {
         std::unique_ptr<std::byte[]> bigger(new std::byte[cap]);
         if (have) std::memcpy(bigger.get(), rbuf.get() + rbegin, have);
@@ -285,10 +287,14 @@ private:
     }
 
     // From close() on: data is dropped, and rbuf left as it is.
+    // (Bytes read with the handshake come first: a close() before any
+    // receive() may find the peer's close frame among them.)
     void read_aside() {
       if (reading_aside) return;
       reading_aside = true;
       proto.discard_messages();
+      if (!initial.empty()) proto.feed(initial, pending);
+      std::vector<std::byte>().swap(initial);
       if (rend > rbegin) proto.feed({rbuf.get() + rbegin, rend - rbegin}, pending);
       rbegin = rend;
     }
@@ -432,7 +438,10 @@ private:
         }
         // Data after our close is dropped without touching the message the
         // application may still hold.
-        read_aside();
+        if (!reading_aside) {
+          read_aside();
+          continue; // what it fed may have been the peer's close
+        }
         close_reading = true;
         auto n = co_await read_once();
         close_reading = false;

@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <new>
 #include <utility>
 
 namespace coronet::detail {
@@ -433,7 +434,9 @@ struct ws_protocol::impl {
     }
     if (kind == message_kind::text && !utf8.complete())
       return fail(1007, errc::invalid_utf8, "invalid UTF-8");
-    ready.push_back({message_start, arena.size() - message_start, kind, nullptr});
+    ready.push_back({{{static_cast<const std::byte*>(nullptr), arena.size() - message_start}, kind},
+                     true,
+                     message_start});
     in_message = false;
   }
 
@@ -469,7 +472,7 @@ struct ws_protocol::impl {
     auto kind = (b0 & 0x0f) == WSLAY_TEXT_FRAME ? message_kind::text : message_kind::binary;
     if (avail - hn < n) {
       // (Text is checked as it arrives, fail-fast: the general path does that.)
-      bool can_keep = writable && kind == message_kind::binary && hn + n <= keep;
+      bool can_keep = writable && kind == message_kind::binary && n <= keep && hn <= keep - n;
       return can_keep ? keep_unparsed(writable, hn + n) : 0;
     }
     std::uint32_t k = 0;
@@ -479,7 +482,7 @@ struct ws_protocol::impl {
       auto* b = writable + hn;
       if (mask) xor_copy(b, b, n, k);
       body = b;
-      ready.push_back({0, n, kind, body});
+      ready.push_back({{{body, n}, kind}, false, 0});
     } else {
       auto at = arena.size();
       arena.resize(at + n);
@@ -488,7 +491,7 @@ struct ws_protocol::impl {
       else
         std::memcpy(arena.data() + at, p + hn, n);
       body = arena.data() + at;
-      ready.push_back({at, n, kind, nullptr});
+      ready.push_back({{{static_cast<const std::byte*>(nullptr), n}, kind}, true, at});
     }
     if (kind == message_kind::text && !is_valid_utf8({body, n})) {
       ready.pop_back();
@@ -593,28 +596,52 @@ struct ws_protocol::impl {
 ws_protocol::ws_protocol(role r, std::size_t max_message, std::size_t fragment_size)
     : impl_(std::make_unique<impl>(r, max_message, fragment_size)) {}
 ws_protocol::~ws_protocol() = default;
-ws_protocol::ws_protocol(ws_protocol&&) noexcept = default;
-ws_protocol& ws_protocol::operator=(ws_protocol&&) noexcept = default;
+// The moved-from engine must not keep a view of the messages it gave away.
+ws_protocol::ws_protocol(ws_protocol&& o) noexcept
+    : impl_(std::move(o.impl_)), ready_(std::exchange(o.ready_, nullptr)),
+      ready_count_(std::exchange(o.ready_count_, 0)), taken_(std::exchange(o.taken_, 0)) {}
+ws_protocol& ws_protocol::operator=(ws_protocol&& o) noexcept {
+  impl_ = std::move(o.impl_);
+  ready_ = std::exchange(o.ready_, nullptr);
+  ready_count_ = std::exchange(o.ready_count_, 0);
+  taken_ = std::exchange(o.taken_, 0);
+  return *this;
+}
 
 void ws_protocol::sync_ready() {
-  ready_ = impl_->ready.data();
-  ready_count_ = impl_->ready.size();
-  taken_ = impl_->next_ready;
-  arena_ = impl_->arena.data();
+  auto& s = *impl_;
+  for (auto i = s.next_ready; i < s.ready.size(); ++i) // the arena is where it stays now
+    if (auto& m = s.ready[i]; m.in_arena)
+      m.message.data = {s.arena.data() + m.offset, m.message.data.size()};
+  ready_ = s.ready.data();
+  ready_count_ = s.ready.size();
+  taken_ = s.next_ready;
+}
+
+// Running out of memory mid-feed fails the connection (std::errc::
+// not_enough_memory) with all input used: parsing it again would unmask
+// in place twice.  Either way the inline view is refreshed.
+std::size_t ws_protocol::parse(std::span<const std::byte> in, std::byte* writable, std::size_t keep,
+                               std::vector<std::byte>& out) {
+  impl_->next_ready = taken_;
+  std::size_t used = in.size();
+  try {
+    used = impl_->feed(in.data(), in.size(), writable, keep, out);
+  } catch (const std::bad_alloc&) {
+    impl_->out = nullptr;
+    if (!impl_->receive_error) impl_->receive_error = make_error_code(std::errc::not_enough_memory);
+  }
+  sync_ready();
+  return used;
 }
 
 void ws_protocol::feed(std::span<const std::byte> in, std::vector<std::byte>& out) {
-  impl_->next_ready = taken_;
-  impl_->feed(in.data(), in.size(), nullptr, 0, out);
-  sync_ready();
+  parse(in, nullptr, 0, out);
 }
 
 std::size_t ws_protocol::feed_in_place(std::span<std::byte> in, std::size_t keep,
                                        std::vector<std::byte>& out) {
-  impl_->next_ready = taken_;
-  auto used = impl_->feed(in.data(), in.size(), in.data(), keep, out);
-  sync_ready();
-  return used;
+  return parse(in, in.data(), keep, out);
 }
 
 std::size_t ws_protocol::unparsed_frame_size() const { return impl_->unparsed_size; }

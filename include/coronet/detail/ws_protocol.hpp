@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace coronet::detail {
@@ -42,10 +43,11 @@ public:
   void feed(std::span<const std::byte> in, std::vector<std::byte>& out);
   /// As feed(), without copying whole messages: a frame that is a whole
   /// message is unmasked where it lies in `in` and handed out from there,
-  /// so `in` must stay untouched until next() has returned nothing.  An
-  /// incomplete such frame of at most `keep` bytes at the end is left
-  /// unparsed: returns how many bytes were used, and unparsed_frame_size()
-  /// is the size of the frame left (0 if none).
+  /// so `in` must stay untouched until next() has returned nothing.  At
+  /// the end, an incomplete frame header, or an incomplete binary frame
+  /// of at most `keep` bytes, is left unparsed: returns how many bytes
+  /// were used, and unparsed_frame_size() is the size of the frame left
+  /// (0 if none; for a header, the most a header can take).
   std::size_t feed_in_place(std::span<std::byte> in, std::size_t keep, std::vector<std::byte>& out);
   std::size_t unparsed_frame_size() const;
 
@@ -56,7 +58,7 @@ public:
   std::optional<message_view> next() {
     if (taken_ < ready_count_) {
       auto& m = ready_[taken_++];
-      return message_view({(m.in_input ? m.in_input : arena_ + m.offset), m.length}, m.kind);
+      return m.message;
     }
     return next_after_last();
   }
@@ -64,8 +66,7 @@ public:
   result<message_view> try_next() {
     if (taken_ < ready_count_) {
       auto& m = ready_[taken_++];
-      return succeed<message_view>(std::span(m.in_input ? m.in_input : arena_ + m.offset, m.length),
-                                   m.kind);
+      return succeed<message_view>(m.message);
     }
     next_after_last();
     return fail(errc::would_block);
@@ -106,15 +107,22 @@ public:
   /// Bytes of heap the engine holds now (for the idle-memory figures).
   std::size_t buffered_bytes() const;
 
+  // Each entry holds the message_view itself, copied out as one object:
+  // assembled from a pointer and a length, a view is stored in two
+  // halves, and the caller's first copy of it, which loads both at once,
+  // stalls (no store forwarding).
   struct ready_message {
-    std::size_t offset, length; // in the engine's arena,
-    message_kind kind;
-    const std::byte* in_input; // or here, in the caller's buffer (feed_in_place)
+    message_view message; // its bytes set once the arena stopped moving
+    bool in_arena;        // else in the caller's buffer (feed_in_place)
+    std::size_t offset;   // in the arena
   };
+  static_assert(std::is_trivially_copyable_v<message_view>);
 
 private:
   struct impl;
   std::optional<message_view> next_after_last();
+  std::size_t parse(std::span<const std::byte> in, std::byte* writable, std::size_t keep,
+                    std::vector<std::byte>& out);
   void sync_ready(); // from the engine, after it changed its ready messages
 
   std::unique_ptr<impl> impl_;
@@ -122,7 +130,6 @@ private:
   // learns how many were taken when it is next called.
   const ready_message* ready_ = nullptr;
   std::size_t ready_count_ = 0, taken_ = 0;
-  const std::byte* arena_ = nullptr;
 };
 
 /// True if `s` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates).

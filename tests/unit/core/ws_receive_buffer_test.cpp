@@ -164,3 +164,58 @@ TEST_CASE("websocket: the message last taken stays as it was while close() reads
     CHECK(std::equal(held->data.begin(), held->data.end(), first.begin()));
   }(client, server));
 }
+
+TEST_CASE("websocket: a receive cut by its deadline while a frame is half read loses nothing",
+          "[unit][websocket]") {
+  asio::io_context io;
+  auto [client, server_side] = memory_stream::make_pair(io.get_executor());
+  server_ws server(std::move(server_side), server_ws::role::server, config(64 * 1024));
+  run(io, [](memory_stream& client, server_ws& server) -> asio::awaitable<void> {
+    auto p = payload_of(3, 20000, false);
+    std::vector<std::byte> wire;
+    put_frame(wire, 0x2, p, 0xa5a5a5a5);
+    auto cut = wire.size() / 3;
+    co_await write_raw(client, std::vector<std::byte>(wire.begin(), wire.begin() + cut));
+    auto early = co_await coronet::with_timeout(server.receive(), std::chrono::milliseconds(20));
+    REQUIRE_FALSE(early);
+    CHECK(early.error() == coronet::errc::timeout);
+    co_await write_raw(client, std::vector<std::byte>(wire.begin() + cut, wire.end()));
+    auto m = co_await coronet::with_timeout(server.receive(), std::chrono::seconds(5));
+    REQUIRE(m);
+    REQUIRE(m->size() == p.size());
+    CHECK(std::equal(m->data.begin(), m->data.end(), p.begin()));
+  }(client, server));
+}
+
+TEST_CASE("websocket: close() before any receive() finds the peer's close among the handshake's "
+          "bytes",
+          "[unit][websocket]") {
+  // Bytes read past the handshake (a message, then the peer's close frame)
+  // are parsed by close() too; else it would wait for a close frame that
+  // already came, until close_timeout.
+  std::vector<std::byte> initial;
+  put_frame(initial, 0x2, payload_of(4, 10, false), 1);
+  const std::byte close_payload[] = {std::byte{0x03}, std::byte{0xe8}};
+  put_frame(initial, 0x8, close_payload, 2);
+  auto c = std::make_shared<coronet::endpoint_config>(*config(4096));
+  c->options.close_timeout = std::chrono::seconds(3);
+  asio::io_context io;
+  auto [client, server_side] = memory_stream::make_pair(io.get_executor());
+  server_ws server(std::move(server_side), server_ws::role::server, c, initial);
+  run(io, [](memory_stream& client, server_ws& server) -> asio::awaitable<void> {
+    // The peer ends the TCP connection a little later (after our close frame).
+    asio::co_spawn(
+        co_await asio::this_coro::executor,
+        [](memory_stream& client) -> asio::awaitable<void> {
+          co_await sleep_for(std::chrono::milliseconds(50));
+          client.close();
+        }(client),
+        asio::detached);
+    auto started = std::chrono::steady_clock::now();
+    auto closed = co_await server.close();
+    auto took = std::chrono::steady_clock::now() - started;
+    CHECK(closed);
+    CHECK(took < std::chrono::seconds(1));
+    CHECK(server.close_status().code == 1000);
+  }(client, server));
+}
