@@ -43,14 +43,12 @@ struct write_queue {
     return q == 0 || q + n <= limit;
   }
 
-  /// Writes what is pending once the application next waits.
+  /// Writes what is pending once the application next waits.  (Called
+  /// for every message queued, and almost always already done: the test
+  /// stays inline, apart from the post and the registers it needs.)
   void schedule_flush() {
     if (pending.empty() || writing || flush_posted) return;
-    flush_posted = true;
-    asio::post(stream().get_executor(), [self = derived().shared_from_this()] {
-      self->flush_posted = false;
-      self->start_write();
-    });
+    post_flush();
   }
 
   void start_write() {
@@ -108,6 +106,14 @@ struct write_queue {
   }
 
 private:
+  [[gnu::noinline]] void post_flush() {
+    flush_posted = true;
+    asio::post(stream().get_executor(), [self = derived().shared_from_this()] {
+      self->flush_posted = false;
+      self->start_write();
+    });
+  }
+
   Derived& derived() { return static_cast<Derived&>(*this); }
   Stream& stream() { return derived().stream; }
 };
