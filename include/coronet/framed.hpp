@@ -26,6 +26,7 @@
 
 #include <coronet/codec.hpp>
 #include <coronet/detail/event.hpp>
+#include <coronet/detail/read_buffer.hpp>
 #include <coronet/detail/use_result.hpp>
 #include <coronet/detail/write_queue.hpp>
 #include <coronet/message.hpp>
@@ -213,18 +214,7 @@ private:
       // A known size gets room for one more read beyond it, so that reads
       // are not cut at every message boundary.
       if (need > cap) cap = wanted ? need + opts().read_buffer_size : std::max(need, cap * 2);
-      if (cap != rcap) {
-        std::unique_ptr<std::byte[]> bigger(new std::byte[cap]);
-        if (have) std::memcpy(bigger.get(), rbuf.get() + rbegin, have);
-        rbuf = std::move(bigger);
-        rcap = cap;
-        rbegin = 0;
-        rend = have;
-      } else if (rbegin > 0 && (rcap - rend < std::max<std::size_t>(need - have, rcap / 4))) {
-        std::memmove(rbuf.get(), rbuf.get() + rbegin, have);
-        rbegin = 0;
-        rend = have;
-      }
+      detail::reshape_read_buffer(rbuf, rcap, rbegin, rend, cap, need - have);
     }
 
     void stop_receiving() {

@@ -37,6 +37,7 @@
 #pragma once
 
 #include <coronet/detail/event.hpp>
+#include <coronet/detail/read_buffer.hpp>
 #include <coronet/detail/use_result.hpp>
 #include <coronet/detail/write_queue.hpp>
 #include <coronet/detail/ws_handshake.hpp>
@@ -271,19 +272,7 @@ private:
       // a header alone must not make us allocate much more than it announces.)
       if (wanted > cap / 4)
         cap = std::max(cap, std::min(4 * wanted, keep_limit() + opts().read_buffer_size));
-      if (cap != rcap) {
-        std::unique_ptr<std::byte[]> bigger(new std::byte[cap]);
-        if (have) std::memcpy(bigger.get(), rbuf.get() + rbegin, have);
-        rbuf = std::move(bigger);
-        rcap = cap;
-        rbegin = 0;
-        rend = have;
-      } else if (rbegin > 0 &&
-                 rcap - rend < std::max(wanted > have ? wanted - have : 0, rcap / 4)) {
-        std::memmove(rbuf.get(), rbuf.get() + rbegin, have);
-        rbegin = 0;
-        rend = have;
-      }
+      detail::reshape_read_buffer(rbuf, rcap, rbegin, rend, cap, wanted > have ? wanted - have : 0);
     }
 
     // From close() on: data is dropped, and rbuf left as it is.
