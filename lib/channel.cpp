@@ -1,8 +1,9 @@
-#include "transports.hpp"
-
 #include <coronet/channel.hpp>
 #include <coronet/error.hpp>
 #include <coronet/listener.hpp>
+#include <coronet/log.hpp>
+#include <coronet/transport/registry.hpp>
+
 #include <coronet/timeout.hpp>
 
 namespace coronet {
@@ -16,36 +17,42 @@ namespace {
 
 asio::awaitable<result<channel>> fail_now(std::error_code ec) { co_return fail(ec); }
 
+// The URL parsed, its transport found and its options applied; what is
+// wrong is logged (the error code alone cannot say which option).
+struct resolved {
+  url u;
+  options o;
+  const transport* t;
+};
+
+result<resolved> resolve(std::string_view text, options o, std::string_view action) {
+  std::string why;
+  auto u = parse_url(text, &why);
+  if (!u) {
+    log(log_level::debug, std::string(action) + " " + std::string(text) + ": " + why);
+    return fail(u.error());
+  }
+  auto applied = apply_url_options(*u, std::move(o), &why);
+  if (!applied) return fail(applied.error());
+  auto t = find_transport(u->scheme);
+  return resolved{std::move(*u), std::move(*applied), t};
+}
+
 } // namespace
 
-// Not a coroutine itself: it picks the transport's coroutine, which owns
-// copies of everything it needs.
+// Not a coroutine itself: it hands the transport's coroutine copies of
+// everything it needs.
 asio::awaitable<result<channel>> connect(std::string_view text, options o) {
-  auto u = parse_url(text);
-  if (!u) return fail_now(u.error());
-  auto opts = apply_url_options(*u, std::move(o));
-  switch (u->scheme) {
-  case scheme::tcp: return detail::tcp_connect_channel(std::move(*u), std::move(opts));
-  case scheme::udp: return detail::udp_connect_channel(std::move(*u), std::move(opts));
-  case scheme::ws: return detail::ws_connect_channel(std::move(*u), std::move(opts));
-  case scheme::tls:
-  case scheme::wss: return detail::tls_connect_channel(std::move(*u), std::move(opts));
-  }
-  return fail_now(errc::unsupported);
+  auto r = resolve(text, std::move(o), "connect");
+  if (!r) return fail_now(r.error());
+  return r->t->connect(std::move(r->u), std::move(r->o));
 }
 
 result<listener> listen(asio::any_io_executor ex, std::string_view text, options o) {
-  auto u = parse_url(text);
-  if (!u) return fail(u.error());
-  o = apply_url_options(*u, std::move(o));
-  switch (u->scheme) {
-  case scheme::tcp: return detail::tcp_listen(std::move(ex), *u, o);
-  case scheme::udp: return detail::udp_listen(std::move(ex), *u, o);
-  case scheme::ws: return detail::ws_listen(std::move(ex), *u, o);
-  case scheme::tls:
-  case scheme::wss: return detail::tls_listen(std::move(ex), *u, o);
-  }
-  return fail(errc::invalid_url);
+  auto r = resolve(text, std::move(o), "listen on");
+  if (!r) return fail(r.error());
+  if (!r->t->listen) return fail(errc::unsupported);
+  return r->t->listen(std::move(ex), r->u, r->o);
 }
 
 } // namespace coronet

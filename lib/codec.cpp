@@ -6,6 +6,15 @@
 
 namespace coronet {
 
+std::string_view to_string(framing f) noexcept {
+  switch (f) {
+  case framing::length_prefixed: return "length";
+  case framing::line: return "line";
+  case framing::raw: return "raw";
+  }
+  return "?";
+}
+
 result<decode_step> length_prefixed_codec::decode(std::span<const std::byte> in,
                                                   std::size_t max_message) {
   if (in.size() < 4) return decode_step{.wanted = 4};

@@ -1,5 +1,4 @@
 #include <coronet/error.hpp>
-#include <coronet/http.hpp>
 
 #include <asio/error.hpp>
 
@@ -28,6 +27,9 @@ public:
     case errc::unsupported: return "the operation is not supported by this transport";
     case errc::invalid_argument: return "an argument or option has an invalid value";
     case errc::would_block: return "no message is ready without waiting";
+    case errc::unknown_scheme:
+      return "no transport is registered for the URL's scheme "
+             "(coronet::registered_schemes() lists them)";
     }
     return "unknown coronet error " + std::to_string(value);
   }
@@ -59,6 +61,8 @@ public:
     return "unknown coronet condition " + std::to_string(value);
   }
 
+  // The categories of transports (close codes, TLS, HTTP refusals) map
+  // their codes to these conditions themselves (default_error_condition).
   bool equivalent(const std::error_code& ec, int value) const noexcept override {
     // Asio's system errors have their own category: compare by value.
     bool sys = ec.category() == asio::error::get_system_category() ||
@@ -66,15 +70,12 @@ public:
     auto is = [&](std::errc e) { return sys && ec.value() == static_cast<int>(e); };
     switch (static_cast<condition>(value)) {
     case condition::connection_lost:
-      return ec == errc::closed || ec.category() == close_code_category() ||
-             ec == asio::error::eof || is(std::errc::connection_reset) ||
+      return ec == errc::closed || ec == asio::error::eof || is(std::errc::connection_reset) ||
              is(std::errc::connection_aborted) || is(std::errc::broken_pipe) ||
              is(std::errc::not_connected);
     case condition::timed_out: return ec == errc::timeout || is(std::errc::timed_out);
     case condition::refused:
       return ec == errc::connection_refused || ec == errc::unauthorized ||
-             ec.category() == http_status_category() ||
-             (ec.category() == tls_category() && ec.value() > 0 && ec != tls_errc::configuration) ||
              ec == errc::handshake_failed || is(std::errc::connection_refused);
     case condition::too_large: return ec == errc::message_too_large || is(std::errc::message_size);
     }
@@ -82,50 +83,7 @@ public:
   }
 };
 
-class http_statuses final : public std::error_category {
-public:
-  const char* name() const noexcept override { return "coronet.http"; }
-  std::string message(int value) const override {
-    return "the server refused the WebSocket upgrade: HTTP/1.1 " + std::to_string(value) + " " +
-           std::string(http_reason(value));
-  }
-};
-
-class close_codes final : public std::error_category {
-public:
-  const char* name() const noexcept override { return "coronet.websocket"; }
-  std::string message(int value) const override {
-    std::string what = [&]() -> std::string {
-      switch (static_cast<close_code>(value)) {
-      case close_code::normal_closure: return "normal closure";
-      case close_code::going_away: return "going away";
-      case close_code::protocol_error: return "protocol error";
-      case close_code::unsupported_data: return "unsupported data";
-      case close_code::no_status_received: return "no status code";
-      case close_code::abnormal_closure: return "abnormal closure";
-      case close_code::invalid_payload: return "invalid payload data";
-      case close_code::policy_violation: return "policy violation";
-      case close_code::message_too_big: return "message too big";
-      case close_code::mandatory_extension: return "mandatory extension missing";
-      case close_code::internal_error: return "internal server error";
-      }
-      return value >= 4000 ? "application code" : "registered code";
-    }();
-    return "the peer closed the WebSocket with " + std::to_string(value) + " (" + what + ")";
-  }
-};
-
 } // namespace
-
-const std::error_category& http_status_category() noexcept {
-  static const http_statuses instance;
-  return instance;
-}
-
-const std::error_category& close_code_category() noexcept {
-  static const close_codes instance;
-  return instance;
-}
 
 const std::error_category& condition_category() noexcept {
   static const conditions instance;

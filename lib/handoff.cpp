@@ -1,4 +1,4 @@
-#include "handoff.hpp"
+#include <coronet/transport/handoff.hpp>
 
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
@@ -12,7 +12,7 @@
 #include <exception>
 #include <mutex>
 
-namespace coronet::detail {
+namespace coronet {
 
 // Knows every handoff of one execution context, so that a context shutting
 // down destroys the coroutines still parked in them (each holds the state
@@ -125,4 +125,4 @@ void handoff::notify() {
   spare_ = std::move(now);
 }
 
-} // namespace coronet::detail
+} // namespace coronet

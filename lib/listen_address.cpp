@@ -1,4 +1,4 @@
-#include "listen_address.hpp"
+#include <coronet/transport/listen_address.hpp>
 
 #include <coronet/error.hpp>
 
@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace coronet::detail {
+namespace coronet {
 
 result<asio::ip::address> listen_address(const asio::any_io_executor& ex, std::string_view host) {
   if (host.empty() || host == "*") return asio::ip::address(asio::ip::address_v6::any());
@@ -21,4 +21,4 @@ result<asio::ip::address> listen_address(const asio::any_io_executor& ex, std::s
   return found.begin()->endpoint().address();
 }
 
-} // namespace coronet::detail
+} // namespace coronet

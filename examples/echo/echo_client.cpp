@@ -67,8 +67,7 @@ std::size_t number_of(std::span<const std::byte> m) {
 
 asio::awaitable<void> run_connection(const settings& s, std::size_t id, std::size_t count,
                                      tally& t) {
-  std::string why;
-  bool lossy = coronet::parse_url(s.url, &why)->scheme == coronet::scheme::udp;
+  bool lossy = !coronet::transport_properties(s.url)->reliable;
   coronet::options o;
   o.tls = s.tls;
   auto timeout = std::chrono::milliseconds(s.timeout_ms ? s.timeout_ms : lossy ? 250 : 5000);
@@ -167,13 +166,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo_client: bad URL \"%s\": %s\n", s.url.c_str(), why.c_str());
     return 2;
   }
-  auto scheme = coronet::parse_url(s.url)->scheme;
-  bool secure = scheme == coronet::scheme::tls || scheme == coronet::scheme::wss;
+  bool secure = coronet::transport_properties(s.url)->encrypted;
   bool tls_flags = !ca.empty() || s.tls.insecure_skip_verify ||
                    !identity.certificate_chain_file.empty() || !server_name.empty();
   if (!secure && tls_flags) {
     std::fprintf(stderr, "echo_client: --ca, --insecure, --cert, --key and --server-name are for "
-                         "tls:// and wss:// URLs\n");
+                         "encrypted transports (tls://, wss://)\n");
     return 2;
   }
   if (!ca.empty()) s.tls.ca_files = {ca};

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo_server: bad URL \"%s\": %s\n", url.c_str(), why.c_str());
     return 2;
   }
-  bool secure = parsed->scheme == coronet::scheme::tls || parsed->scheme == coronet::scheme::wss;
+  bool secure = coronet::transport_properties(url)->encrypted;
   if (secure && identity.certificate_chain_file.empty()) {
     std::fprintf(stderr,
                  "echo_server: %s needs a certificate: pass --cert FILE --key FILE "
@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!secure && !identity.certificate_chain_file.empty()) {
-    std::fprintf(stderr, "echo_server: --cert and --key are for tls:// and wss:// URLs\n");
+    std::fprintf(stderr, "echo_server: --cert and --key are for encrypted transports (tls://, "
+                         "wss://)\n");
     return 2;
   }
   if (secure) {

@@ -6,13 +6,23 @@
 
 #include <coronet/message.hpp>
 #include <coronet/result.hpp>
-#include <coronet/url.hpp>
 
 #include <cstddef>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace coronet {
+
+/// How a byte stream is cut into messages.
+enum class framing {
+  length_prefixed, ///< each message preceded by its length, u32 big-endian
+  line,            ///< each message ends with '\n' (a preceding '\r' is dropped)
+  raw,             ///< no framing: each read is one message, boundaries are not kept
+};
+
+/// "length", "line" or "raw".
+std::string_view to_string(framing f) noexcept;
 
 /// The outcome of one decode step over the bytes buffered so far.
 struct decode_step {

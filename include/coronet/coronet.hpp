@@ -5,9 +5,11 @@
 #include <coronet/channel.hpp>
 #include <coronet/error.hpp>
 #include <coronet/listener.hpp>
+#include <coronet/log.hpp>
 #include <coronet/message.hpp>
 #include <coronet/options.hpp>
 #include <coronet/result.hpp>
 #include <coronet/server.hpp>
 #include <coronet/timeout.hpp>
+#include <coronet/transport/registry.hpp>
 #include <coronet/url.hpp>

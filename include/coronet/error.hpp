@@ -28,6 +28,7 @@ enum class errc {
   unsupported,        ///< the operation is not available for this transport or platform
   invalid_argument,   ///< an option or argument has a value coronet cannot use
   would_block,        ///< try_receive(): no message is ready without waiting
+  unknown_scheme, ///< no transport is registered for the URL's scheme (see registered_schemes())
 };
 
 /// Portable questions about any error a coronet operation returns, whatever

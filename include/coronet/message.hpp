@@ -50,7 +50,7 @@ struct properties {
   bool preserves_boundaries = false; ///< one send() is one receive() at the peer
   bool encrypted = false;
   std::size_t max_message_size = 0; ///< the largest message receive() accepts
-  std::string_view scheme;          ///< "tcp", "udp", "ws", ...
+  std::string_view scheme = {};     ///< "tcp", "udp", "ws", ...
 };
 
 } // namespace coronet

@@ -8,9 +8,9 @@
 // override the struct.
 #pragma once
 
+#include <coronet/codec.hpp>
 #include <coronet/http.hpp>
 #include <coronet/message.hpp>
-#include <coronet/url.hpp>
 
 #include <asio/ip/address.hpp>
 
@@ -192,8 +192,5 @@ struct endpoint_config {
   coronet::options options;
   coronet::properties properties;
 };
-
-/// `base` with the URL's query options applied.
-options apply_url_options(const url& u, options base);
 
 } // namespace coronet

@@ -22,10 +22,13 @@
 
 namespace coronet {
 
+/// `op`, cancelled and failing with errc::timeout once `timeout` has passed;
+/// a zero (or negative) timeout means no deadline.
 template <class T>
 asio::awaitable<result<T>> with_timeout(asio::awaitable<result<T>> op,
                                         std::chrono::steady_clock::duration timeout) {
   using namespace asio::experimental::awaitable_operators;
+  if (timeout <= timeout.zero()) co_return co_await std::move(op);
   asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
   auto first = co_await (std::move(op) || timer.async_wait(asio::use_awaitable));
   if (first.index() == 0) co_return std::move(std::get<0>(first));

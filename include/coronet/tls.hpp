@@ -21,14 +21,19 @@
 //   move through the next layer's asynchronous operations.
 #pragma once
 
+#include <coronet/channel.hpp>
 #include <coronet/detail/tls_engine.hpp>
 #include <coronet/detail/use_result.hpp>
+#include <coronet/listener.hpp>
 #include <coronet/stream.hpp>
+#include <coronet/tcp.hpp>
+#include <coronet/url.hpp>
 
 #include <asio/async_result.hpp>
 #include <asio/compose.hpp>
 #include <asio/write.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -215,5 +220,30 @@ private:
   std::unique_ptr<detail::tls_engine> engine_;
   std::vector<std::byte> writing_; // ciphertext of the write in flight
 };
+
+// ---- composition points for transports over TLS on TCP (tls://, wss://) ----
+
+namespace transports {
+
+using tls_tcp_stream = tls_stream<tcp_stream>;
+
+/// Connects to the URL's host and port (within o.connect_timeout) and runs
+/// the client's TLS handshake (within o.tls.handshake_timeout), verifying
+/// the server as o.tls says, offering `alpn` besides o.tls.alpn.
+asio::awaitable<result<tls_tcp_stream>> connect_tls(url u, options o,
+                                                    std::vector<std::string> alpn = {});
+
+/// Turns a TLS stream whose handshake is done into a channel.
+using after_tls = std::function<asio::awaitable<result<channel>>(tls_tcp_stream)>;
+
+/// A listener on the URL's host and port: each connection's TLS handshake,
+/// then `then`, run as one task under o.tls.handshake_timeout plus
+/// `then_timeout`.  Fails at once (tls_errc::configuration, logged) when the
+/// certificates in o.tls cannot be loaded.
+result<listener> listen_tls(asio::any_io_executor ex, const url& u, const options& o,
+                            std::vector<std::string> alpn, after_tls then,
+                            std::chrono::milliseconds then_timeout = {});
+
+} // namespace transports
 
 } // namespace coronet

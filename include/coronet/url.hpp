@@ -2,10 +2,14 @@
 //
 //   tcp://host:port[?framing=length|line|raw]    tls://host:port[...]
 //   udp://host:port                              ws://host:port/path  wss://...
+//   unix:///path/to.sock   unix://@abstract-name
 //
-// Hosts are IPv4 literals, bracketed IPv6 literals ("[::1]") or DNS names.
-// Options common to every scheme go in the query string: framing, timeout_ms,
-// max_message.  Unknown query keys are kept in `query` for the transport.
+// The scheme names a registered transport (<coronet/transport/registry.hpp>),
+// which says how the rest is read: host:port, host:port/path, or an address
+// of its own (a socket path) kept in `path`.  Hosts are IPv4 literals,
+// bracketed IPv6 literals ("[::1]") or DNS names.  Options every scheme takes
+// go in the query string (timeout_ms, max_message); the transport takes its
+// own (framing=...), and rejects keys it does not know.
 #pragma once
 
 #include <coronet/result.hpp>
@@ -21,42 +25,40 @@
 
 namespace coronet {
 
-enum class scheme { tcp, tls, udp, ws, wss };
-
-/// How a byte stream is cut into messages.
-enum class framing {
-  length_prefixed, ///< each message preceded by its length, u32 big-endian
-  line,            ///< each message ends with '\n' (a preceding '\r' is dropped)
-  raw,             ///< no framing: each read is one message, boundaries are not kept
-};
-
-std::string_view to_string(scheme s) noexcept;
-std::string_view to_string(framing f) noexcept;
-
 struct url {
-  coronet::scheme scheme = scheme::tcp;
-  std::string host; ///< without brackets for IPv6 literals
+  std::string scheme; ///< lower case, as registered: "tcp", "ws", ...
+  std::string host;   ///< without brackets for IPv6 literals; empty for local addresses
   std::uint16_t port = 0;
-  std::string path = "/";                                 ///< only meaningful for ws:// and wss://
+  /// ws:// and wss://: the request path ("/" when the URL has none).  Schemes
+  /// with local addresses: the address ("/run/app.sock", "@name").  Else empty.
+  std::string path;
   std::vector<std::pair<std::string, std::string>> query; ///< every key=value, percent-decoded
 
-  // Options recognised for every scheme (from the query string).
-  std::optional<coronet::framing> framing;
+  // Options every scheme takes (from the query string).
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<std::size_t> max_message;
 
   /// The value of a query key, if present.
   std::optional<std::string_view> query_value(std::string_view key) const;
 
-  /// "host:port", with brackets around an IPv6 host.
+  /// "host:port", with brackets around an IPv6 host; the path for a local address.
   std::string authority() const;
 
   /// The URL written back out (canonical form).
   std::string to_string() const;
 };
 
-/// Parses `text`.  On failure the error is errc::invalid_url and `why`, when
-/// given, receives a sentence saying what is wrong.
+/// Parses `text` and checks its options with the scheme's transport.  On
+/// failure the error is errc::invalid_url (errc::unknown_scheme when no
+/// transport is registered for the scheme) and `why`, when given, receives a
+/// sentence saying what is wrong (for an unknown scheme: the registered ones).
 result<url> parse_url(std::string_view text, std::string* why = nullptr);
+
+/// Decodes %XX escapes (and '+' as a space when `plus_as_space`, as in a
+/// query string).  Nothing for a '%' not followed by two hex digits.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space = false);
+
+/// Escapes every byte but the unreserved ones (RFC 3986: A-Z a-z 0-9 - . _ ~).
+std::string percent_encode(std::string_view s);
 
 } // namespace coronet

@@ -36,6 +36,7 @@
 // connection of a listener.  Not thread-safe: use it from its executor.
 #pragma once
 
+#include <coronet/channel.hpp>
 #include <coronet/detail/event.hpp>
 #include <coronet/detail/read_buffer.hpp>
 #include <coronet/detail/use_result.hpp>
@@ -47,6 +48,7 @@
 #include <coronet/options.hpp>
 #include <coronet/stream.hpp>
 #include <coronet/timeout.hpp>
+#include <coronet/url.hpp>
 
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -574,6 +576,42 @@ websocket_handshake(Stream s, std::string_view host, std::string_view target,
   co_return websocket<Stream>(std::move(s), websocket<Stream>::role::client, std::move(config),
                               initial, std::string(target.substr(0, target.find('?'))),
                               std::move(*chosen));
+}
+
+// ---- composition points for transports (ws://, wss://, yours) -------------
+
+namespace transports {
+/// What a WebSocket channel promises under `o`.
+properties websocket_properties(const options& o, bool encrypted);
+/// The `option` of a WebSocket scheme: every query key is the application's
+/// (tokens, room names) and goes to the server with the request.
+result<void> websocket_option(std::string_view key, std::string_view value, options& o,
+                              std::string& why);
+} // namespace transports
+
+/// The server's side of a WebSocket over `s` (just accepted, or after a TLS
+/// handshake) as a channel; see accept_websocket().
+template <stream Stream>
+asio::awaitable<result<channel>>
+accept_websocket_channel(Stream s, std::shared_ptr<const endpoint_config> c, std::string url_path) {
+  auto ws = co_await accept_websocket(std::move(s), std::move(c), url_path);
+  if (!ws) co_return fail(ws.error());
+  co_return channel(std::move(*ws));
+}
+
+/// The client's side: the upgrade for `u` (Host is its authority; the
+/// target its path and query, less coronet's own options) over the
+/// connected `s`, within websocket_options::handshake_timeout, as a channel.
+template <stream Stream>
+asio::awaitable<result<channel>>
+connect_websocket_channel(Stream s, url u, std::shared_ptr<const endpoint_config> c) {
+  auto host = u.authority();
+  auto target = detail::websocket_target(u);
+  auto timeout = c->options.websocket.handshake_timeout;
+  auto ws =
+      co_await with_timeout(websocket_handshake(std::move(s), host, target, std::move(c)), timeout);
+  if (!ws) co_return fail(ws.error());
+  co_return channel(std::move(*ws));
 }
 
 } // namespace coronet

@@ -1,8 +1,7 @@
-#include "../../lib/listen_address.hpp"
-
 #include <coronet/error.hpp>
 #include <coronet/tcp.hpp>
 #include <coronet/timeout.hpp>
+#include <coronet/transport/listen_address.hpp>
 
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
@@ -114,14 +113,14 @@ asio::awaitable<result<tcp_stream>> tcp_connect(std::string_view host, std::uint
 
 result<tcp_acceptor> tcp_acceptor::open(asio::any_io_executor ex, std::string_view host,
                                         std::uint16_t port, const options& o) {
-  auto address = detail::listen_address(ex, host);
+  auto address = listen_address(ex, host);
   if (!address) return fail(address.error());
   asio::ip::tcp::endpoint endpoint(*address, port);
   asio::ip::tcp::acceptor acceptor(ex);
   std::error_code ec;
   acceptor.open(endpoint.protocol(), ec);
   if (ec) return fail(ec);
-  if (auto e = detail::prepare_to_bind(acceptor, *address, o.reuse_port)) return fail(e);
+  if (auto e = prepare_to_bind(acceptor, *address, o.reuse_port)) return fail(e);
   acceptor.bind(endpoint, ec);
   if (ec) return fail(ec);
   acceptor.listen(o.backlog, ec);

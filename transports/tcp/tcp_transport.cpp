@@ -1,12 +1,10 @@
 // tcp:// as channels: a tcp_stream framed by the codec the URL asks for.
-#include "../../lib/handshake_listener.hpp"
-#include "../../lib/transports.hpp"
-
 #include <coronet/error.hpp>
-#include <coronet/framed.hpp>
 #include <coronet/tcp.hpp>
+#include <coronet/transport/registry.hpp>
+#include <coronet/transport/stream_transport.hpp>
 
-namespace coronet::detail {
+namespace coronet::transports {
 namespace {
 
 class tcp_listener final : public listener::acceptor {
@@ -27,19 +25,29 @@ private:
   std::shared_ptr<const endpoint_config> config_; // shared by every accepted connection
 };
 
-} // namespace
-
-asio::awaitable<result<channel>> tcp_connect_channel(url u, options o) {
+asio::awaitable<result<channel>> connect_tcp(url u, options o) {
+  auto config = make_endpoint_config(u, o);
   auto s = co_await tcp_connect(u.host, u.port, o);
   if (!s) co_return fail(s.error());
-  co_return make_framed_channel(std::move(*s), make_endpoint_config(o, "tcp", false));
+  co_return make_framed_channel(std::move(*s), std::move(config));
 }
 
-result<listener> tcp_listen(asio::any_io_executor ex, const url& u, const options& o) {
+result<listener> listen_tcp(asio::any_io_executor ex, const url& u, const options& o) {
   auto a = tcp_acceptor::open(std::move(ex), u.host, u.port, o);
   if (!a) return fail(a.error());
-  return listener(
-      std::make_unique<tcp_listener>(std::move(*a), make_endpoint_config(o, "tcp", false)));
+  return listener(std::make_unique<tcp_listener>(std::move(*a), make_endpoint_config(u, o)));
 }
 
-} // namespace coronet::detail
+} // namespace
+
+void register_tcp() {
+  (void)register_transport({
+      .scheme = "tcp",
+      .option = framing_option,
+      .connect = connect_tcp,
+      .listen = listen_tcp,
+      .properties = [](const options& o) { return stream_properties(o); },
+  });
+}
+
+} // namespace coronet::transports

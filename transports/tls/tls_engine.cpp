@@ -3,6 +3,7 @@
 // vector; tls_stream<Stream> moves the bytes to and from the socket.
 #include <coronet/detail/tls_engine.hpp>
 #include <coronet/error.hpp>
+#include <coronet/log.hpp>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -53,6 +54,12 @@ public:
     case tls_errc::configuration: return "TLS: a certificate, key or CA could not be loaded";
     }
     return "TLS error " + std::to_string(value);
+  }
+  // Every handshake refusal (not a configuration the application got
+  // wrong) means the peer refused us, or we it.
+  std::error_condition default_error_condition(int value) const noexcept override {
+    if (value > 0 && value != static_cast<int>(tls_errc::configuration)) return condition::refused;
+    return {value, *this};
   }
 };
 
@@ -128,7 +135,10 @@ public:
 namespace {
 
 result<std::shared_ptr<const tls_config>> bad_config(std::string* why, std::string text) {
-  if (why) *why = std::move(text);
+  if (why)
+    *why = std::move(text);
+  else
+    log(log_level::error, "TLS configuration: " + text);
   return fail(tls_errc::configuration);
 }
 

@@ -4,14 +4,15 @@
 // Everything here runs on the executor of the socket it belongs to: peers of
 // one listener share its thread and its send batch, so the replies a handler
 // queues in one turn leave in one sendmmsg.
-#include "../../lib/handoff.hpp"
-#include "../../lib/listen_address.hpp"
-#include "../../lib/transports.hpp"
 #include "udp_batch.hpp"
 
 #include <coronet/detail/event.hpp>
 #include <coronet/error.hpp>
+#include <coronet/log.hpp>
 #include <coronet/timeout.hpp>
+#include <coronet/transport/handoff.hpp>
+#include <coronet/transport/listen_address.hpp>
+#include <coronet/transport/registry.hpp>
 #include <coronet/udp.hpp>
 
 #include <asio/co_spawn.hpp>
@@ -31,7 +32,8 @@
 #include <deque>
 #include <unordered_map>
 
-namespace coronet::detail {
+namespace coronet::transports {
+using namespace coronet::detail;
 namespace {
 
 using udp = asio::ip::udp;
@@ -48,25 +50,12 @@ std::error_code map_udp_error(std::error_code ec) {
 
 std::size_t payload_limit(const options& o) { return std::min(o.max_message, max_udp_payload); }
 
-std::shared_ptr<const endpoint_config> make_config(const options& o) {
-  auto c = std::make_shared<endpoint_config>();
-  c->options = o;
-  c->properties = {.reliable = false,
-                   .ordered = false,
-                   .preserves_boundaries = true,
-                   .encrypted = false,
-                   .max_message_size = payload_limit(o),
-                   .scheme = "udp"};
-  return c;
-}
-
-void log_failure(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    std::fprintf(stderr, "coronet: udp task failed: %s\n", x.what());
-  }
+properties udp_properties(const options& o) {
+  return {.reliable = false,
+          .ordered = false,
+          .preserves_boundaries = true,
+          .encrypted = false,
+          .max_message_size = payload_limit(o)};
 }
 
 // ---- the socket and its send batch (client and listener alike) -------------
@@ -377,9 +366,10 @@ struct server_state : socket_state {
   }
 
   void start() {
-    asio::co_spawn(socket.get_executor(), read_loop(self()), log_failure);
+    asio::co_spawn(socket.get_executor(), read_loop(self()), log_failures("a udp:// reader"));
     if (opts().udp.peer_idle_timeout.count() > 0)
-      asio::co_spawn(socket.get_executor(), sweep_loop(self()), log_failure);
+      asio::co_spawn(socket.get_executor(), sweep_loop(self()),
+                     log_failures("a udp:// idle sweep"));
   }
 
   // Hands each datagram to its peer, making new peers as they appear.  A
@@ -663,9 +653,7 @@ private:
   bool closed_ = false;
 };
 
-} // namespace
-
-asio::awaitable<result<channel>> udp_connect_channel(url u, options o) {
+asio::awaitable<result<channel>> connect_udp(url u, options o) {
   auto ex = co_await asio::this_coro::executor;
   udp::resolver resolver(ex);
   auto resolve = [&]() -> asio::awaitable<result<udp::resolver::results_type>> {
@@ -689,10 +677,10 @@ asio::awaitable<result<channel>> udp_connect_channel(url u, options o) {
   socket.connect(target, ec); // no packet: only sets the peer filter
   if (ec) co_return fail(ec);
   apply_socket_options(socket, o, ec);
-  co_return channel(udp_client(std::move(socket), make_config(o)));
+  co_return channel(udp_client(std::move(socket), make_endpoint_config(u, o)));
 }
 
-result<listener> udp_listen(asio::any_io_executor ex, const url& u, const options& o) {
+result<listener> listen_udp(asio::any_io_executor ex, const url& u, const options& o) {
   std::error_code ec;
   auto address = listen_address(ex, u.host);
   if (!address) return fail(address.error());
@@ -715,8 +703,19 @@ result<listener> udp_listen(asio::any_io_executor ex, const url& u, const option
     if (ec) return fail(ec);
     socket.set_option(asio::ip::multicast::enable_loopback(o.udp.multicast_loopback), ec);
   }
-  auto state = std::make_shared<server_state>(std::move(socket), make_config(o));
+  auto state = std::make_shared<server_state>(std::move(socket), make_endpoint_config(u, o));
   return listener(std::make_unique<udp_listener>(std::move(state)));
 }
 
-} // namespace coronet::detail
+} // namespace
+
+void register_udp() {
+  (void)register_transport({
+      .scheme = "udp",
+      .connect = connect_udp,
+      .listen = listen_udp,
+      .properties = udp_properties,
+  });
+}
+
+} // namespace coronet::transports

@@ -107,6 +107,8 @@ bool path_accepted(std::string_view path, const websocket_options& o, std::strin
   return url_path.empty() || url_path == "/" || path == url_path;
 }
 
+// The request's path, percent-decoded; an escape that does not decode is
+// kept as it was sent.
 std::string decode_path(std::string_view target) {
   http_parser_url u;
   http_parser_url_init(&u);
@@ -116,21 +118,7 @@ std::string decode_path(std::string_view target) {
     raw = target.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
   else
     raw = target.substr(0, target.find('?'));
-  std::string out;
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    auto hex = [](char c) {
-      return c >= '0' && c <= '9'   ? c - '0'
-             : c >= 'a' && c <= 'f' ? c - 'a' + 10
-             : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                    : -1;
-    };
-    if (raw[i] == '%' && i + 2 < raw.size() && hex(raw[i + 1]) >= 0 && hex(raw[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(raw[i]);
-    }
-  }
+  auto out = percent_decode(raw).value_or(std::string(raw));
   return out.empty() ? "/" : out;
 }
 
@@ -151,6 +139,18 @@ upgrade_decision respond(const http_response& resp, const websocket_options& o, 
 }
 
 } // namespace
+
+std::string websocket_target(const url& u) {
+  auto target = u.path.empty() ? std::string("/") : u.path;
+  bool first = true;
+  for (auto& [k, v] : u.query) {
+    if (k == "timeout_ms" || k == "max_message") continue; // coronet's own options
+    target += first ? "?" : "&";
+    target += percent_encode(k) + "=" + percent_encode(v);
+    first = false;
+  }
+  return target;
+}
 
 std::string accept_key(std::string_view key) {
   std::string input(key);

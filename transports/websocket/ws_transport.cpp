@@ -1,43 +1,54 @@
 // ws:// as channels: a websocket<tcp_stream> after the opening handshake.
-#include "../../lib/handshake_listener.hpp"
-#include "../../lib/transports.hpp"
-
+#include <coronet/tcp.hpp>
+#include <coronet/transport/handshake_listener.hpp>
+#include <coronet/transport/registry.hpp>
 #include <coronet/websocket.hpp>
 
-namespace coronet::detail {
+namespace coronet::transports {
 namespace {
 
-asio::awaitable<result<channel>> upgrade(tcp_stream s, std::shared_ptr<const endpoint_config> c,
-                                         std::string path) {
-  auto ws = co_await accept_websocket(std::move(s), std::move(c), path);
-  if (!ws) co_return fail(ws.error());
-  co_return channel(std::move(*ws));
-}
-
-asio::awaitable<result<channel>> connect_and_upgrade(url u, options o) {
-  auto config = make_endpoint_config(o, "ws", false);
+asio::awaitable<result<channel>> connect_ws(url u, options o) {
+  auto config = make_endpoint_config(u, o);
   auto s = co_await tcp_connect(u.host, u.port, o);
   if (!s) co_return fail(s.error());
-  auto host = u.authority();
-  auto target = websocket_target(u);
-  auto ws = co_await bounded(websocket_handshake(std::move(*s), host, target, config),
-                             o.websocket.handshake_timeout);
-  if (!ws) co_return fail(ws.error());
-  co_return channel(std::move(*ws));
+  co_return co_await connect_websocket_channel(std::move(*s), std::move(u), std::move(config));
+}
+
+result<listener> listen_ws(asio::any_io_executor ex, const url& u, const options& o) {
+  auto a = tcp_acceptor::open(ex, u.host, u.port, o);
+  if (!a) return fail(a.error());
+  return listen_with_handshake(
+      std::move(ex), std::move(*a),
+      [config = make_endpoint_config(u, o), path = u.path](tcp_stream s) {
+        return accept_websocket_channel(std::move(s), config, path);
+      },
+      o.websocket.handshake_timeout);
 }
 
 } // namespace
 
-asio::awaitable<result<channel>> ws_connect_channel(url u, options o) {
-  return connect_and_upgrade(std::move(u), std::move(o));
+properties websocket_properties(const options& o, bool encrypted) {
+  return {.reliable = true,
+          .ordered = true,
+          .preserves_boundaries = true,
+          .encrypted = encrypted,
+          .max_message_size = o.max_message};
 }
 
-result<listener> ws_listen(asio::any_io_executor ex, const url& u, const options& o) {
-  auto config = make_endpoint_config(o, "ws", false);
-  return listen_with_handshake(
-      std::move(ex), u, o,
-      [config, path = u.path](tcp_stream s) { return upgrade(std::move(s), config, path); },
-      o.websocket.handshake_timeout);
+result<void> websocket_option(std::string_view, std::string_view, options&, std::string&) {
+  return {}; // the query is the application's (tokens, room names): sent with the request
 }
 
-} // namespace coronet::detail
+void register_websocket() {
+  (void)register_transport({
+      .scheme = "ws",
+      .syntax = url_syntax::host_port_path,
+      .default_port = 80,
+      .option = websocket_option,
+      .connect = connect_ws,
+      .listen = listen_ws,
+      .properties = [](const options& o) { return websocket_properties(o, false); },
+  });
+}
+
+} // namespace coronet::transports

@@ -23,8 +23,9 @@ class tls_config;
 
 enum class tls_role : unsigned char { server, client };
 
-/// Loads what `o` names.  Fails with tls_errc::configuration (and a
-/// sentence in `why`) when a file or PEM text cannot be used.
+/// Loads what `o` names.  Fails with tls_errc::configuration when a file or
+/// PEM text cannot be used; the sentence that says why goes to `why` when
+/// given, else to the log (<coronet/log.hpp>).
 result<std::shared_ptr<const tls_config>> make_tls_config(tls_role role, const tls_options& o,
                                                           std::vector<std::string> extra_alpn = {},
                                                           std::string* why = nullptr);

@@ -6,6 +6,7 @@
 #include <coronet/http.hpp>
 #include <coronet/options.hpp>
 #include <coronet/result.hpp>
+#include <coronet/url.hpp>
 
 #include <string>
 #include <string_view>
@@ -46,6 +47,10 @@ result<upgrade_request> make_upgrade_request(std::string_view host, std::string_
 /// http_status_category(); anything else wrong with errc::handshake_failed.
 result<std::string> check_upgrade_response(std::string_view head, std::string_view key,
                                            const websocket_options& o);
+
+/// The request target a client sends for `u`: its path and its query, less
+/// coronet's own options (timeout_ms, max_message).
+std::string websocket_target(const url& u);
 
 /// base64(SHA-1(key + RFC 6455 GUID)).
 std::string accept_key(std::string_view key);

@@ -1,4 +1,5 @@
 #include <coronet/error.hpp>
+#include <coronet/transport/registry.hpp>
 #include <coronet/url.hpp>
 
 #include <catch2/catch.hpp>
@@ -9,16 +10,17 @@ TEST_CASE("URLs that parse", "[unit][url]") {
   SECTION("IPv4 with port") {
     auto u = parse_url("tcp://127.0.0.1:7000");
     REQUIRE(u);
-    CHECK(u->scheme == coronet::scheme::tcp);
+    CHECK(u->scheme == "tcp");
     CHECK(u->host == "127.0.0.1");
     CHECK(u->port == 7000);
-    CHECK_FALSE(u->framing);
+    CHECK(u->path.empty());
+    CHECK(u->to_string() == "tcp://127.0.0.1:7000");
     CHECK(u->authority() == "127.0.0.1:7000");
   }
   SECTION("bracketed IPv6") {
     auto u = parse_url("udp://[::1]:9");
     REQUIRE(u);
-    CHECK(u->scheme == coronet::scheme::udp);
+    CHECK(u->scheme == "udp");
     CHECK(u->host == "::1");
     CHECK(u->authority() == "[::1]:9");
     CHECK(u->to_string() == "udp://[::1]:9");
@@ -26,7 +28,7 @@ TEST_CASE("URLs that parse", "[unit][url]") {
   SECTION("host names, scheme case") {
     auto u = parse_url("TLS://my-host.example_1.org:443");
     REQUIRE(u);
-    CHECK(u->scheme == coronet::scheme::tls);
+    CHECK(u->scheme == "tls");
     CHECK(u->host == "my-host.example_1.org");
   }
   SECTION("WebSocket paths and default ports") {
@@ -43,13 +45,16 @@ TEST_CASE("URLs that parse", "[unit][url]") {
   SECTION("common options") {
     auto u = parse_url("tcp://h:1?framing=raw&timeout_ms=250&max_message=1024");
     REQUIRE(u);
-    CHECK(u->framing == coronet::framing::raw);
+    CHECK(coronet::apply_url_options(*u, {})->framing == coronet::framing::raw);
     CHECK(u->timeout == std::chrono::milliseconds(250));
     CHECK(u->max_message == 1024u);
     CHECK(u->query_value("max_message") == "1024");
     CHECK(parse_url("ws://h/p?x=y")->query_value("x") == "y"); // ws:// keeps the app's keys
-    CHECK(parse_url("tcp://h:1?framing=line")->framing == coronet::framing::line);
-    CHECK(parse_url("tcp://h:1?framing=length")->framing == coronet::framing::length_prefixed);
+    auto framing_of = [](const char* text) {
+      return coronet::apply_url_options(*parse_url(text), {})->framing;
+    };
+    CHECK(framing_of("tcp://h:1?framing=line") == coronet::framing::line);
+    CHECK(framing_of("tcp://h:1?framing=length") == coronet::framing::length_prefixed);
     CHECK(parse_url("tcp://h:1/")); // a bare slash is harmless
   }
   SECTION("port bounds") {
@@ -65,7 +70,6 @@ TEST_CASE("URLs that do not parse say why", "[unit][url]") {
   };
   const bad_case cases[] = {
       {"127.0.0.1:80", "://"},
-      {"http://h:80", "unknown scheme"},
       {"tcp://h", "needs a port"},
       {"tcp://h:", "empty port"},
       {"tcp://h:65536", "0 to 65535"},
@@ -77,7 +81,7 @@ TEST_CASE("URLs that do not parse say why", "[unit][url]") {
       {"tcp://[::1]80", "after the IPv6"},
       {"tcp://h o:80", "host name"},
       {"tcp://h:1?framing=zip", "framing=zip"},
-      {"udp://h:1?framing=raw", "tcp:// and tls://"},
+      {"udp://h:1?framing=raw", "unknown option \"framing\" for udp://"},
       {"tcp://h:1?timeout_ms=0", "timeout_ms"},
       {"tcp://h:1?timeout_ms=-5", "timeout_ms"},
       {"tcp://h:1?max_message=big", "max_message"},
@@ -95,4 +99,14 @@ TEST_CASE("URLs that do not parse say why", "[unit][url]") {
     CHECK(u.error() == coronet::errc::invalid_url);
     CHECK_THAT(why, Catch::Contains(c.mentions));
   }
+}
+
+TEST_CASE("an unknown scheme names the registered ones", "[unit][url]") {
+  std::string why;
+  auto u = parse_url("http://h:80", &why);
+  REQUIRE_FALSE(u);
+  CHECK(u.error() == coronet::errc::unknown_scheme);
+  CHECK_THAT(why, Catch::Contains("unknown scheme \"http\""));
+  for (auto& scheme : coronet::registered_schemes()) CHECK_THAT(why, Catch::Contains(scheme));
+  CHECK_THAT(why, Catch::Contains("tcp, tls, udp"));
 }

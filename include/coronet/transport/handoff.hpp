@@ -1,4 +1,4 @@
-// Private: a wake-up that can resume its waiting coroutine on the caller's
+// For transport authors: a wake-up that can resume its waiting coroutine on the caller's
 // stack.  detail::event completes through a timer, so every wake-up is a
 // trip through the scheduler (and, when the thread is busy, one more poll of
 // epoll before the woken coroutine runs).  A handoff parks the coroutine's
@@ -21,7 +21,7 @@
 #include <optional>
 #include <vector>
 
-namespace coronet::detail {
+namespace coronet {
 
 class handoff_service;
 
@@ -64,4 +64,4 @@ private:
   std::uint64_t tickets_ = 0;
 };
 
-} // namespace coronet::detail
+} // namespace coronet

@@ -1,5 +1,5 @@
-// Private: what every listening socket does before bind(), shared by the
-// tcp:// and udp:// transports.
+// For transport authors: what every listening IP socket does before bind()
+// (tcp://, udp:// and the transports over them).
 #pragma once
 
 #include <coronet/result.hpp>
@@ -13,7 +13,7 @@
 
 #include <string_view>
 
-namespace coronet::detail {
+namespace coronet {
 
 /// The address to bind for `host`: "" / "*" = every IPv4 and IPv6 address,
 /// "localhost" = 127.0.0.1, a literal as written, a name resolved once now.
@@ -34,4 +34,4 @@ std::error_code prepare_to_bind(Socket& socket, const asio::ip::address& address
   return {};
 }
 
-} // namespace coronet::detail
+} // namespace coronet
