@@ -1,4 +1,5 @@
 #include <coronet/http.hpp>
+#include <coronet/url.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -32,27 +33,10 @@ bool any_item(std::string_view list, char sep, F f) {
   return false;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
+// A query component, percent-decoded; an escape that does not decode is
+// kept as it was sent, as browsers and servers do.
 std::string decode_component(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    int hi = -1, lo = -1;
-    if (in[i] == '%' && i + 2 < in.size() && (hi = hex_digit(in[i + 1])) >= 0 &&
-        (lo = hex_digit(in[i + 2])) >= 0) {
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(in[i] == '+' ? ' ' : in[i]);
-    }
-  }
-  return out;
+  return percent_decode(in, true).value_or(std::string(in));
 }
 
 } // namespace
