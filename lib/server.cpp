@@ -1,6 +1,8 @@
 #include <coronet/error.hpp>
 #include <coronet/listener.hpp>
+#include <coronet/log.hpp>
 #include <coronet/server.hpp>
+#include <coronet/transport/registry.hpp>
 #include <coronet/url.hpp>
 
 #include <asio/co_spawn.hpp>
@@ -43,6 +45,34 @@ struct worker {
   std::thread thread;
 };
 
+result<void> refuse(std::string_view url, std::string_view why) {
+  log(log_level::error, "cannot serve " + std::string(url) + ": " + std::string(why));
+  return fail(errc::invalid_argument);
+}
+
+// Routes are the one place for the paths of a WebSocket server: they become
+// the paths its handshake accepts.  Anything else that says which paths to
+// take, or which handler to run, conflicts with them.
+result<void> take_routes(const url& u, const connection_handler& handler, server_options& o) {
+  auto text = u.to_string();
+  if (o.routes.empty()) {
+    if (!handler) return refuse(text, "no handler (and no routes)");
+    return {};
+  }
+  if (find_transport(u.scheme)->syntax != url_syntax::host_port_path)
+    return refuse(text, "routes are by request path, and " + u.scheme + ":// has none");
+  if (handler) return refuse(text, "both a handler and routes: pass nullptr as the handler");
+  if (!o.websocket.paths.empty())
+    return refuse(text, "both routes and websocket.paths: the routes' paths are the ones accepted");
+  if (u.path != "/")
+    return refuse(text, "both routes and a path in the URL: listen on \"/\" with routes");
+  for (auto& [path, h] : o.routes) {
+    if (!h) return refuse(text, "the route for " + path + " has no handler");
+    o.websocket.paths.push_back(path);
+  }
+  return {};
+}
+
 } // namespace
 
 struct server::impl {
@@ -70,9 +100,11 @@ struct server::impl {
     w.active.fetch_sub(1, std::memory_order_release);
   }
 
+  // With routes, the handshake let only their paths in.
   const connection_handler& handler_for(const channel& ch) const {
-    for (auto& [path, h] : options.routes)
-      if (path == ch.path()) return h;
+    if (auto request = ch.info<http_request>())
+      for (auto& [path, h] : options.routes)
+        if (path == request->path) return h;
     return handler;
   }
 
@@ -160,10 +192,9 @@ result<void> server::start(std::string_view text, connection_handler handler, se
   if (s.running || !s.workers.empty()) return fail(errc::invalid_argument);
   auto u = parse_url(text);
   if (!u) return fail(u.error());
+  if (auto ok = take_routes(*u, handler, o); !ok) return ok;
   if (o.threads == 0) o.threads = 1;
   if (o.threads > 1) o.reuse_port = true;
-  if (!o.routes.empty() && o.websocket.paths.empty())
-    for (auto& [path, h] : o.routes) o.websocket.paths.push_back(path);
   s.handler = std::move(handler);
   s.options = o;
   for (unsigned i = 0; i < o.threads; ++i) {

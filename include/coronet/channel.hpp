@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 
 namespace coronet {
 
@@ -59,8 +60,9 @@ public:
     virtual const coronet::properties& properties() const = 0;
     virtual std::string remote() const = 0;
     virtual asio::any_io_executor get_executor() = 0;
-    virtual std::string_view path() const { return {}; }
-    virtual std::string_view subprotocol() const { return {}; }
+    /// The details of type `type` this endpoint (or a layer under it)
+    /// keeps, or nullptr (the default: none); see channel::info().
+    virtual const void* info(const std::type_info&) const { return nullptr; }
   };
 
   channel() = default;
@@ -104,10 +106,21 @@ public:
   const coronet::properties& properties() const { return impl_->properties(); }
   std::string remote() const { return impl_->remote(); }
   asio::any_io_executor get_executor() { return impl_->get_executor(); }
-  /// WebSocket: the decoded request path ("/chat"); "" for other transports.
-  std::string_view path() const { return impl_->path(); }
-  /// WebSocket: the negotiated subprotocol; "" for none and other transports.
-  std::string_view subprotocol() const { return impl_->subprotocol(); }
+  /// Details only some transports have, by type: nullptr where the
+  /// transport has none of that type.  Valid as long as the channel.
+  ///
+  ///   if (auto ws = ch.info<coronet::websocket_info>())   // ws://, wss://
+  ///     route(ws->request.path, ws->subprotocol);
+  ///   if (auto request = ch.info<coronet::http_request>()) // opened by an HTTP request
+  ///     greet(request->cookie("session"));
+  ///   if (auto tls = ch.info<coronet::tls_info>())        // tls://, wss://
+  ///     log(tls->peer_subject);
+  ///   if (auto udp = ch.info<coronet::udp_info>())        // udp://
+  ///     ban(udp->peer.address());
+  template <class T>
+  const T* info() const {
+    return static_cast<const T*>(impl_->info(typeid(T)));
+  }
 
   explicit operator bool() const noexcept { return impl_ != nullptr; }
   /// Identity of the connection (copies compare equal).
@@ -128,13 +141,9 @@ private:
     const coronet::properties& properties() const override { return e_.properties(); }
     std::string remote() const override { return e_.remote(); }
     asio::any_io_executor get_executor() override { return e_.get_executor(); }
-    std::string_view path() const override {
-      if constexpr (requires(const E& e) { e.path(); }) return e_.path();
-      return {};
-    }
-    std::string_view subprotocol() const override {
-      if constexpr (requires(const E& e) { e.subprotocol(); }) return e_.subprotocol();
-      return {};
+    const void* info(const std::type_info& type) const override {
+      if constexpr (has_info<E>) return e_.info(type);
+      return nullptr;
     }
 
   private:

@@ -100,6 +100,8 @@ public:
   std::string remote() const { return st_->stream.remote(); }
   executor_type get_executor() { return st_->stream.get_executor(); }
   Stream& next_layer() { return st_->stream; }
+  /// What the stream keeps (tls_info for tls://); see channel::info().
+  const void* info(const std::type_info& type) const { return next_layer_info(st_->stream, type); }
 
   /// Bytes accepted by send() and not yet written to the stream.
   std::size_t queued_bytes() const { return st_->queued(); }

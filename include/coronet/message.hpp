@@ -1,10 +1,12 @@
 // Messages and what a transport promises about them.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <typeinfo>
 
 namespace coronet {
 
@@ -52,5 +54,22 @@ struct properties {
   std::size_t max_message_size = 0; ///< the largest message receive() accepts
   std::string_view scheme = {};     ///< "tcp", "udp", "ws", ...
 };
+
+/// Details that only some transports have (websocket_info, tls_info,
+/// udp_info) are found by type: an endpoint or stream that keeps a T answers
+/// info(typeid(T)) with a pointer to it, and otherwise asks the layer under
+/// it (nullptr at the bottom), so a wss:// channel has a websocket_info and a
+/// tls_info.  channel::info<T>() is how applications ask.
+template <class E>
+concept has_info = requires(const E& e, const std::type_info& t) {
+  { e.info(t) } -> std::same_as<const void*>;
+};
+
+/// What an endpoint or stream answers for a layer under it.
+template <class Next>
+const void* next_layer_info(const Next& next, const std::type_info& type) {
+  if constexpr (has_info<Next>) return next.info(type);
+  return nullptr;
+}
 
 } // namespace coronet

@@ -40,10 +40,13 @@ struct server_options : options {
   bool handle_signals = true;
   /// Called for a handler that ended with an exception; the default logs it to stderr.
   std::function<void(std::exception_ptr)> on_error;
-  /// ws:// only: a handler per path ({"/echo", echo}, {"/chat", chat}).  A
-  /// connection runs the handler of its path; requests for other paths get
-  /// 404 at the handshake.  The handler given to start()/serve() is unused
-  /// when routes are set (pass nullptr).
+  /// A handler per request path ({"/echo", echo}, {"/chat", chat}), for
+  /// schemes whose URLs have paths (ws://, wss://): a connection runs the
+  /// handler of its path, and requests for other paths get 404 at the
+  /// handshake.  The routes are then the only place that says which paths
+  /// and handlers there are: start() fails with errc::invalid_argument (the
+  /// reason logged) when a handler, websocket.paths or a URL path other than
+  /// "/" is given too.
   std::vector<std::pair<std::string, connection_handler>> routes;
   /// serve() only: called once the port is bound (with the port, useful with port 0).
   std::function<void(std::uint16_t port)> on_listening;
@@ -56,8 +59,9 @@ public:
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  /// Listens on `url` and starts the threads.  Fails if the URL is bad or
-  /// the port cannot be bound.
+  /// Listens on `url` and starts the threads.  Fails if the URL is bad, the
+  /// port cannot be bound, there is no handler (nor routes) or the routes
+  /// conflict (see server_options::routes).
   result<void> start(std::string_view url, connection_handler handler, server_options o = {});
 
   /// The port bound (useful with port 0).

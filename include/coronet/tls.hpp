@@ -49,6 +49,19 @@ using detail::make_tls_config;
 using detail::tls_config;
 using detail::tls_role;
 
+/// What a TLS connection knows once its handshake is done
+/// (channel::info<tls_info>() on tls:// and wss://).
+struct tls_info {
+  std::string alpn; ///< the protocol ALPN chose, or ""
+  /// The peer's certificate, DER-encoded, and its subject; empty when the
+  /// peer sent none (a client without a certificate).  Verified against the
+  /// CAs unless tls_options::insecure_skip_verify (client) or
+  /// require_client_certificate is off (server: a certificate a client
+  /// offers unasked is not verified).
+  std::vector<std::byte> peer_certificate;
+  std::string peer_subject;
+};
+
 template <stream Stream>
 class tls_stream {
 public:
@@ -76,7 +89,11 @@ public:
       auto step = engine_->handshake();
       if (auto sent = co_await flush(); !sent) co_return fail(sent.error());
       if (!step) co_return fail(step.error());
-      if (*step) co_return result<void>{};
+      if (*step) {
+        info_ = {std::string(engine_->alpn()), engine_->peer_certificate(),
+                 engine_->peer_subject()};
+        co_return result<void>{};
+      }
       auto space = engine_->input_space();
       auto [ec, n] = co_await next_.async_read_some(asio::buffer(space.data(), space.size()),
                                                     detail::use_tuple);
@@ -92,8 +109,13 @@ public:
     }
   }
 
-  /// The protocol ALPN chose ("" for none), once the handshake is done.
-  std::string_view alpn() const { return engine_->alpn(); }
+  /// The protocol ALPN chose, the peer's certificate: once the handshake is done.
+  const tls_info& details() const { return info_; }
+  /// tls_info, or what the stream under it keeps; see channel::info().
+  const void* info(const std::type_info& type) const {
+    if (type == typeid(tls_info)) return &info_;
+    return next_layer_info(next_, type);
+  }
 
   asio::awaitable<result<std::size_t>> read_some(asio::mutable_buffer buf) {
     auto [ec, n] = co_await async_read_some(buf, detail::use_tuple);
@@ -219,6 +241,7 @@ private:
   Stream next_;
   std::unique_ptr<detail::tls_engine> engine_;
   std::vector<std::byte> writing_; // ciphertext of the write in flight
+  tls_info info_;
 };
 
 // ---- composition points for transports over TLS on TCP (tls://, wss://) ----

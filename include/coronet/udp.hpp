@@ -25,11 +25,19 @@
 #include <coronet/channel.hpp>
 #include <coronet/options.hpp>
 
+#include <asio/ip/udp.hpp>
+
 #include <cstddef>
 
 namespace coronet {
 
 /// The largest UDP payload over IPv4 (65535 - 20 - 8).
 inline constexpr std::size_t max_udp_payload = 65'507;
+
+/// The peer of a udp:// channel (channel::info<udp_info>()): the address a
+/// listener's channel talks to, or the one a client is connected to.
+struct udp_info {
+  asio::ip::udp::endpoint peer;
+};
 
 } // namespace coronet

@@ -64,6 +64,16 @@
 
 namespace coronet {
 
+/// What a WebSocket channel knows of its opening handshake
+/// (channel::info<websocket_info>()).
+struct websocket_info {
+  /// Server: the upgrade request as received (path, query, headers, the
+  /// peer's address).  Client: the request as sent (its target and path).
+  http_request request;
+  /// The negotiated subprotocol, or "" for none.
+  std::string subprotocol;
+};
+
 /// How the peer ended the connection.
 struct close_status {
   std::uint16_t code = 1006; ///< 1006 until a close frame arrives; 1005 if it had no code
@@ -79,12 +89,10 @@ public:
   /// Wraps a stream on which the handshake is done.  `initial` holds bytes
   /// read past the handshake (the first frames).
   websocket(Stream s, role r, std::shared_ptr<const endpoint_config> config,
-            std::span<const std::byte> initial = {}, std::string path = {},
-            std::string subprotocol = {})
+            std::span<const std::byte> initial = {}, websocket_info handshake = {})
       : st_(std::make_shared<state>(std::move(s), r, std::move(config))) {
     st_->initial.assign(initial.begin(), initial.end());
-    st_->path = std::move(path);
-    st_->subprotocol = std::move(subprotocol);
+    st_->handshake = std::move(handshake);
     st_->start_keepalive();
   }
   websocket(websocket&&) noexcept = default;
@@ -124,10 +132,15 @@ public:
   executor_type get_executor() { return st_->stream.get_executor(); }
   Stream& next_layer() { return st_->stream; }
 
-  /// The decoded request path the connection was opened with ("/chat").
-  std::string_view path() const { return st_->path; }
-  /// The negotiated subprotocol, or "" for none.
-  std::string_view subprotocol() const { return st_->subprotocol; }
+  /// The opening handshake: request path, headers, subprotocol.
+  const websocket_info& details() const { return st_->handshake; }
+  /// websocket_info, its http_request (what server routes go by), or what
+  /// the stream under it keeps (tls_info for wss://); see channel::info().
+  const void* info(const std::type_info& type) const {
+    if (type == typeid(websocket_info)) return &st_->handshake;
+    if (type == typeid(http_request)) return &st_->handshake.request;
+    return next_layer_info(st_->stream, type);
+  }
   /// The peer's close frame, once one arrived.
   coronet::close_status close_status() const {
     auto& p = st_->proto;
@@ -147,7 +160,7 @@ private:
     detail::ws_protocol proto;
     std::shared_ptr<const endpoint_config> config;
     role side;
-    std::string path, subprotocol;
+    websocket_info handshake;
     std::vector<std::byte> initial; // read with the handshake, not yet parsed
 
     // Receive buffer: [rbegin, rend) of rbuf is input not parsed yet, the
@@ -545,7 +558,7 @@ accept_websocket(Stream s, std::shared_ptr<const endpoint_config> config,
   }
   auto initial = std::as_bytes(std::span(head).subspan(*n));
   co_return websocket<Stream>(std::move(s), websocket<Stream>::role::server, std::move(config),
-                              initial, std::move(d.request.path), std::move(d.subprotocol));
+                              initial, {std::move(d.request), std::move(d.subprotocol)});
 }
 
 /// Client side of the opening handshake on a connected stream: sends the
@@ -573,9 +586,17 @@ websocket_handshake(Stream s, std::string_view host, std::string_view target,
       detail::check_upgrade_response(std::string_view(head).substr(0, *n), request->key, wo);
   if (!chosen) co_return fail(chosen.error());
   auto initial = std::as_bytes(std::span(head).subspan(*n));
+  websocket_info sent;
+  sent.request.method = "GET";
+  sent.request.target = std::string(target);
+  sent.request.path = std::string(target.substr(0, target.find('?')));
+  if (auto q = target.find('?'); q != std::string_view::npos)
+    sent.request.query = std::string(target.substr(q + 1));
+  sent.request.headers = wo.request_headers;
+  sent.request.remote = s.remote();
+  sent.subprotocol = std::move(*chosen);
   co_return websocket<Stream>(std::move(s), websocket<Stream>::role::client, std::move(config),
-                              initial, std::string(target.substr(0, target.find('?'))),
-                              std::move(*chosen));
+                              initial, std::move(sent));
 }
 
 // ---- composition points for transports (ws://, wss://, yours) -------------

@@ -4,6 +4,7 @@
 #include <coronet/coronet.hpp>
 #include <coronet/tcp.hpp>
 #include <coronet/tls.hpp>
+#include <coronet/websocket.hpp>
 
 #include "../support/echo.hpp"
 #include "../support/run.hpp"
@@ -243,6 +244,52 @@ TEST_CASE("tls: mutual TLS accepted and refused", "[integration][tls]") {
   CHECK(try_echo(f.url(), foreign));
   // ... and the server still serves the right client.
   CHECK(!try_echo(f.url(), o));
+}
+
+TEST_CASE("tls: each side sees the other's certificate through channel::info<tls_info>()",
+          "[integration][tls]") {
+  auto& p = shared_pki();
+  auto t = p.server_tls();
+  t.require_client_certificate = true;
+  t.ca_pem = {p.ca.cert_pem()};
+  coronet::test::leaf_spec client_spec;
+  client_spec.common_name = "client-7";
+  client_spec.dns_names = {};
+  client_spec.client = true;
+  auto o = p.client();
+  o.tls.identities = {coronet::test::identity_of(p.ca.issue(client_spec))};
+  for (std::string scheme : {"tls", "wss"}) {
+    INFO(scheme);
+    // The server answers each message with the subject of its client's certificate.
+    coronet::server server;
+    auto started = server.start(
+        scheme + "://127.0.0.1:0",
+        [](coronet::channel ch) -> asio::awaitable<void> {
+          auto tls = ch.info<coronet::tls_info>();
+          std::string subject = tls ? tls->peer_subject : "no tls_info";
+          while (auto m = co_await ch.receive())
+            if (!co_await ch.send(coronet::message_view(subject))) break;
+        },
+        with_tls(t));
+    REQUIRE(started);
+    asio::io_context io;
+    run(io, [](std::string url, coronet::options o, bool ws) -> asio::awaitable<void> {
+      auto ch = co_await coronet::connect(url, o);
+      REQUIRE(ch);
+      auto tls = ch->info<coronet::tls_info>();
+      REQUIRE(tls);
+      CHECK_THAT(tls->peer_subject, Catch::Contains("CN=localhost"));
+      CHECK_FALSE(tls->peer_certificate.empty());
+      CHECK(tls->alpn == (ws ? "http/1.1" : ""));
+      CHECK((ch->info<coronet::websocket_info>() != nullptr) == ws);
+      auto sent = co_await ch->send("who am I?");
+      REQUIRE(sent);
+      auto m = co_await ch->receive(5s);
+      REQUIRE(m);
+      CHECK_THAT(std::string(m->text()), Catch::Contains("CN=client-7"));
+      co_await ch->close();
+    }(scheme + "://localhost:" + std::to_string(server.port()), o, scheme == "wss"));
+  }
 }
 
 TEST_CASE("tls: SNI picks the certificate for the name asked for", "[integration][tls]") {

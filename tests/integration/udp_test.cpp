@@ -80,6 +80,26 @@ TEST_CASE("udp echo and what the channel promises", "[integration][udp]") {
   }(f.url()));
 }
 
+TEST_CASE("each side of udp:// sees its peer's address through info<udp_info>()",
+          "[integration][udp]") {
+  asio::io_context io;
+  auto l = coronet::listen(io.get_executor(), "udp://127.0.0.1:0");
+  REQUIRE(l);
+  run(io, [](coronet::listener& l) -> asio::awaitable<void> {
+    const std::string_view hello[] = {"hello"};
+    auto [client, peer] = co_await client_and_peer(l, hello);
+    auto mine = client.info<coronet::udp_info>();
+    auto theirs = peer.info<coronet::udp_info>();
+    REQUIRE(mine);
+    REQUIRE(theirs);
+    CHECK(mine->peer.port() == l.port());
+    CHECK(mine->peer.address().to_string() == "127.0.0.1");
+    CHECK(theirs->peer.address().to_string() == "127.0.0.1");
+    CHECK(peer.remote() == "127.0.0.1:" + std::to_string(theirs->peer.port()));
+    CHECK(client.info<coronet::http_request>() == nullptr);
+  }(*l));
+}
+
 TEST_CASE("200 peers at once each get only their own echoes", "[integration][udp]") {
   udp_echo_fixture f;
   asio::io_context io;

@@ -3,6 +3,7 @@
 // close codes both ways.
 #include <coronet/coronet.hpp>
 #include <coronet/tcp.hpp>
+#include <coronet/tls.hpp>
 #include <coronet/websocket.hpp>
 
 #include "../support/echo.hpp"
@@ -174,7 +175,10 @@ TEST_CASE("ws: routes, subprotocols and the request hooks", "[integration][ws]")
                                      {"Authorization", "Bearer s3cret"}};
       auto ch = co_await coronet::connect(base + "/upper", c);
       REQUIRE(ch);
-      CHECK(ch->subprotocol() == "chat.v2"); // the server's preference wins
+      auto ws = ch->info<coronet::websocket_info>();
+      REQUIRE(ws);
+      CHECK(ws->subprotocol == "chat.v2"); // the server's preference wins
+      CHECK(ch->info<coronet::tls_info>() == nullptr);
       auto sent = co_await ch->send("shout");
       REQUIRE(sent);
       auto m = co_await ch->receive(5s);
@@ -189,7 +193,10 @@ TEST_CASE("ws: routes, subprotocols and the request hooks", "[integration][ws]")
       c.websocket.request_headers = {{"Origin", "http://good.example"}};
       auto ch = co_await coronet::connect(base + "/echo?token=s3cret", c);
       REQUIRE(ch);
-      CHECK(ch->path() == "/echo");
+      auto ws = ch->info<coronet::websocket_info>();
+      REQUIRE(ws);
+      CHECK(ws->request.path == "/echo");
+      CHECK(ws->request.query == "token=s3cret");
       co_await ch->close();
     }(base));
   }
@@ -223,6 +230,51 @@ TEST_CASE("ws: routes, subprotocols and the request hooks", "[integration][ws]")
   }
   for (int i = 0; i < 200 && server.connections() > 0; ++i) std::this_thread::sleep_for(10ms);
   CHECK(server.connections() == 0);
+}
+
+TEST_CASE("ws: routes conflict with a handler, websocket.paths or a URL path",
+          "[integration][ws]") {
+  std::vector<std::string> logged;
+  coronet::set_log_sink([&](coronet::log_level, std::string_view m) { logged.emplace_back(m); });
+  auto start = [](std::string url, coronet::connection_handler h, coronet::server_options o) {
+    coronet::server s;
+    return s.start(url, std::move(h), std::move(o));
+  };
+  coronet::server_options o;
+  o.routes = {{"/a", echo}};
+  SECTION("a handler too") {
+    auto r = start("ws://127.0.0.1:0", echo, o);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == coronet::errc::invalid_argument);
+    REQUIRE(logged.size() == 1);
+    CHECK_THAT(logged[0], Catch::Contains("both a handler and routes"));
+  }
+  SECTION("websocket.paths too") {
+    o.websocket.paths = {"/b"};
+    auto r = start("ws://127.0.0.1:0", nullptr, o);
+    REQUIRE_FALSE(r);
+    REQUIRE(logged.size() == 1);
+    CHECK_THAT(logged[0], Catch::Contains("websocket.paths"));
+  }
+  SECTION("a path in the URL") {
+    auto r = start("ws://127.0.0.1:0/b", nullptr, o);
+    REQUIRE_FALSE(r);
+    REQUIRE(logged.size() == 1);
+    CHECK_THAT(logged[0], Catch::Contains("a path in the URL"));
+  }
+  SECTION("a scheme without paths") {
+    auto r = start("tcp://127.0.0.1:0", nullptr, o);
+    REQUIRE_FALSE(r);
+    REQUIRE(logged.size() == 1);
+    CHECK_THAT(logged[0], Catch::Contains("tcp:// has none"));
+  }
+  SECTION("neither handler nor routes") {
+    auto r = start("tcp://127.0.0.1:0", nullptr, {});
+    REQUIRE_FALSE(r);
+    REQUIRE(logged.size() == 1);
+    CHECK_THAT(logged[0], Catch::Contains("no handler"));
+  }
+  coronet::set_log_sink(nullptr);
 }
 
 TEST_CASE("ws: bad upgrade requests get the right status", "[integration][ws]") {

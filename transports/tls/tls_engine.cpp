@@ -384,6 +384,21 @@ std::string_view tls_engine::alpn() const {
   return p ? std::string_view(p) : std::string_view();
 }
 
+std::vector<std::byte> tls_engine::peer_certificate() const {
+  auto* crt = mbedtls_ssl_get_peer_cert(&impl_->ssl);
+  if (!crt) return {};
+  auto* p = reinterpret_cast<const std::byte*>(crt->raw.p);
+  return {p, p + crt->raw.len};
+}
+
+std::string tls_engine::peer_subject() const {
+  auto* crt = mbedtls_ssl_get_peer_cert(&impl_->ssl);
+  if (!crt) return {};
+  char buf[512];
+  int n = mbedtls_x509_dn_gets(buf, sizeof buf, &crt->subject);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
 } // namespace coronet::detail
 
 namespace coronet {

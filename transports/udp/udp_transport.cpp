@@ -217,12 +217,16 @@ public:
   const coronet::properties& properties() const { return st_->config->properties; }
   std::string remote() const { return st_->peer; }
   executor_type get_executor() { return st_->socket.get_executor(); }
+  const void* info(const std::type_info& type) const {
+    return type == typeid(udp_info) ? &st_->details : nullptr;
+  }
 
 private:
   struct state : socket_state {
     udp_batch_receiver receiver; // one slot, read through Asio
     bool receiving_stopped = false;
     std::string peer;
+    udp_info details;
 
     state(udp::socket s, std::shared_ptr<const endpoint_config> c)
         : socket_state(std::move(s), std::move(c)),
@@ -230,6 +234,7 @@ private:
           receiver(1, payload_limit(opts()), false) {
       std::error_code ec;
       auto ep = socket.remote_endpoint(ec);
+      details.peer = ep;
       if (!ec)
         peer = (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
                                      : ep.address().to_string()) +
@@ -327,6 +332,7 @@ struct peer_state {
   peer_key key;
   sockaddr_storage address{};
   socklen_t address_size = 0;
+  udp_info details; // the address as Asio's endpoint
   std::deque<datagram> inbox;
   std::vector<std::vector<std::byte>> spare; // buffers to reuse
   std::vector<std::byte> current;            // what the last receive() returned
@@ -492,6 +498,8 @@ peer_state::peer_state(std::shared_ptr<server_state> s, const received_datagram&
     : server(std::move(s)), key(peer_key::of(d.from)), address_size(d.from_size),
       readable(server->socket.get_executor()) {
   std::memcpy(&address, &d.from, d.from_size);
+  std::memcpy(details.peer.data(), &d.from, d.from_size);
+  details.peer.resize(d.from_size);
 }
 
 peer_state::~peer_state() { server->forget(*this); }
@@ -589,6 +597,9 @@ public:
   const coronet::properties& properties() const { return p_->server->config->properties; }
   std::string remote() const { return p_->remote(); }
   executor_type get_executor() { return p_->server->socket.get_executor(); }
+  const void* info(const std::type_info& type) const {
+    return type == typeid(udp_info) ? &p_->details : nullptr;
+  }
 
 private:
   static asio::awaitable<result<void>> closed_now() { co_return fail(errc::closed); }

@@ -67,6 +67,10 @@ public:
 
   /// The protocol ALPN chose ("" for none).
   std::string_view alpn() const;
+  /// Once the handshake is done: the peer's certificate (DER; empty when it
+  /// sent none) and its subject ("CN=example.com, O=...").
+  std::vector<std::byte> peer_certificate() const;
+  std::string peer_subject() const;
 
 private:
   struct impl;
