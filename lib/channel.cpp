@@ -4,15 +4,7 @@
 #include <coronet/log.hpp>
 #include <coronet/transport/registry.hpp>
 
-#include <coronet/timeout.hpp>
-
 namespace coronet {
-
-asio::awaitable<result<message_view>>
-channel::receive(std::chrono::steady_clock::duration timeout) {
-  return with_timeout(impl_->receive(), timeout);
-}
-
 namespace {
 
 asio::awaitable<result<channel>> fail_now(std::error_code ec) { co_return fail(ec); }

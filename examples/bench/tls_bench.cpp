@@ -95,10 +95,11 @@ asio::awaitable<std::size_t> bulk_client(std::string url, coronet::options o,
   std::size_t sent = 0, echoed = 0;
   std::size_t got_in_message = 0;
   auto end = clock_type::now() + duration;
+  ch->set_receive_timeout(10s);
   for (int i = 0; i < in_flight; ++i, ++sent)
     if (!co_await ch->send(coronet::message_view(msg))) co_return 0;
   while (echoed < sent) {
-    auto m = co_await ch->receive(10s);
+    auto m = co_await ch->receive();
     if (!m) {
       std::fprintf(stderr, "tls_bench: %s: %s\n", url.c_str(), m.error().message().c_str());
       co_return 0;

@@ -36,6 +36,7 @@ concept message_endpoint = requires(E& e, const E& ce, message_view m, close_rea
   { e.try_send(m) } -> std::same_as<result<void>>;
   { e.try_receive() } -> std::same_as<result<message_view>>;
   { e.close(why) } -> std::same_as<asio::awaitable<result<void>>>;
+  e.set_receive_timeout(std::chrono::milliseconds());
   e.stop_receiving();
   e.abort();
   { ce.properties() } -> std::convertible_to<const properties&>;
@@ -55,6 +56,7 @@ public:
     /// Transports that buffer several messages per read override this.
     virtual result<message_view> try_receive() { return fail(errc::would_block); }
     virtual asio::awaitable<result<void>> close(close_reason why) = 0;
+    virtual void set_receive_timeout(std::chrono::milliseconds timeout) = 0;
     virtual void stop_receiving() = 0;
     virtual void abort() = 0;
     virtual const coronet::properties& properties() const = 0;
@@ -73,8 +75,17 @@ public:
   requires(!std::same_as<std::remove_cvref_t<E>, channel>) explicit channel(E e)
       : impl_(std::make_shared<model<E>>(std::move(e))) {}
 
-  /// The next message; the view is valid until the next receive() or try_receive().
+  /// The next message; the view is valid until the next receive() or
+  /// try_receive().  Fails with errc::timeout once the receive timeout has
+  /// passed without one (the channel stays usable, nothing is lost),
+  /// errc::closed once the peer or close() ended it, or the transport's error.
   asio::awaitable<result<message_view>> receive() { return impl_->receive(); }
+  /// The deadline of every later receive() on this channel (zero: none).  It
+  /// starts as options::receive_timeout (the URL's ?timeout_ms=): on a
+  /// server, the idle timeout.  The one way to bound a receive.
+  void set_receive_timeout(std::chrono::milliseconds timeout) {
+    impl_->set_receive_timeout(timeout);
+  }
   /// The next message if one has already arrived, without waiting or I/O;
   /// else errc::would_block (call receive(), which waits, or says why no
   /// message will come).  Lets a handler answer every message of one read
@@ -89,8 +100,6 @@ public:
   ///
   /// While a receive() is pending it fails with errc::would_block.
   result<message_view> try_receive() { return impl_->try_receive(); }
-  /// As receive(), failing with errc::timeout after `timeout`.
-  asio::awaitable<result<message_view>> receive(std::chrono::steady_clock::duration timeout);
   /// Queues `m` (copied); waits or fails per the slow-consumer policy when full.
   asio::awaitable<result<void>> send(message_view m) { return impl_->send(m); }
   /// Queues `m` or fails with errc::backpressure at once.
@@ -136,6 +145,9 @@ private:
     result<void> try_send(message_view m) override { return e_.try_send(m); }
     result<message_view> try_receive() override { return e_.try_receive(); }
     asio::awaitable<result<void>> close(close_reason why) override { return e_.close(why); }
+    void set_receive_timeout(std::chrono::milliseconds timeout) override {
+      e_.set_receive_timeout(timeout);
+    }
     void stop_receiving() override { e_.stop_receiving(); }
     void abort() override { e_.abort(); }
     const coronet::properties& properties() const override { return e_.properties(); }

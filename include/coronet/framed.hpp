@@ -67,13 +67,17 @@ public:
   /// Completes with the next message, errc::closed once the peer has ended
   /// the stream (or close() was called), errc::message_too_large or
   /// errc::protocol_error if the peer broke the framing (the connection is
-  /// then unusable), or a system error.  With options::receive_timeout set,
-  /// errc::timeout after that long without a message.
+  /// then unusable), or a system error.  With a receive timeout set,
+  /// errc::timeout after that long without a message (nothing is lost).
   asio::awaitable<result<message_view>> receive() {
-    auto timeout = st_->config->options.receive_timeout;
+    auto timeout = st_->receive_timeout;
     if (timeout.count() > 0) return with_timeout(st_->receive(), timeout);
     return st_->receive();
   }
+
+  /// The deadline of each later receive() (zero: none); it starts as
+  /// options::receive_timeout.
+  void set_receive_timeout(std::chrono::milliseconds timeout) { st_->receive_timeout = timeout; }
 
   /// The next message if a read already brought it (errc::would_block
   /// otherwise, and while a receive() is pending); see channel::try_receive().
@@ -122,6 +126,7 @@ private:
     std::unique_ptr<std::byte[]> rbuf;
     std::size_t rcap = 0, rbegin = 0, rend = 0, consume_next = 0;
     std::error_code receive_error; // sticky once the framing is broken
+    std::chrono::milliseconds receive_timeout;
     bool receiving_stopped = false;
     bool in_receive = false; // a receive() is running: try_receive() stays out
 
@@ -130,7 +135,8 @@ private:
     std::size_t dropped = 0;
 
     state(Stream s, std::shared_ptr<const endpoint_config> c)
-        : stream(std::move(s)), config(std::move(c)) {}
+        : stream(std::move(s)), config(std::move(c)),
+          receive_timeout(config->options.receive_timeout) {}
 
     const options& opts() const { return config->options; }
 

@@ -155,7 +155,8 @@ struct options {
   /// Deadline for each receive(); zero = none.  On a server this is the idle
   /// timeout: receive() on a connection silent this long fails with
   /// errc::timeout, and the usual handler loop then returns, which closes it.
-  /// The URL's ?timeout_ms= sets both this and connect_timeout.
+  /// The URL's ?timeout_ms= sets both this and connect_timeout;
+  /// channel::set_receive_timeout() changes it for one channel.
   std::chrono::milliseconds receive_timeout{0};
 
   /// Bytes the send queue may hold before the slow-consumer policy applies.

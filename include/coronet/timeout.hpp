@@ -1,38 +1,67 @@
-// Deadlines for any coronet operation.
+// Deadlines for operations that have none of their own: accept(), a read
+// on a raw stream, a connect of your own transport.
 //
-//   auto m = co_await with_timeout(ch.receive(), 500ms);
-//   if (!m && m.error() == coronet::errc::timeout) ...
+//   auto ch = co_await with_timeout(listener.accept(), 500ms);
+//   if (!ch && ch.error() == coronet::errc::timeout) ...
 //
-// The operation is cancelled (per-operation cancellation) when the deadline
-// passes, and completes with errc::timeout.  Endpoints stay usable after a
-// timed-out receive(): no bytes are lost.
+// A channel's receive() has its own deadline (options::receive_timeout,
+// ?timeout_ms=, channel::set_receive_timeout()): use that, not this.
 #pragma once
 
 #include <coronet/error.hpp>
 #include <coronet/result.hpp>
 
 #include <asio/awaitable.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <chrono>
-#include <variant>
+#include <exception>
+#include <memory>
+#include <optional>
 
 namespace coronet {
 
-/// `op`, cancelled and failing with errc::timeout once `timeout` has passed;
-/// a zero (or negative) timeout means no deadline.
+/// `op`, cancelled once `timeout` has passed; a zero (or negative) timeout
+/// means no deadline.  The result is always the operation's own: a value
+/// that arrives as the deadline passes is returned, not dropped, and a
+/// failure after the deadline (the cancellation) is errc::timeout.  The
+/// operation must honour per-operation cancellation, as coronet's do.
 template <class T>
 asio::awaitable<result<T>> with_timeout(asio::awaitable<result<T>> op,
                                         std::chrono::steady_clock::duration timeout) {
-  using namespace asio::experimental::awaitable_operators;
   if (timeout <= timeout.zero()) co_return co_await std::move(op);
-  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
-  auto first = co_await (std::move(op) || timer.async_wait(asio::use_awaitable));
-  if (first.index() == 0) co_return std::move(std::get<0>(first));
-  co_return fail(errc::timeout);
+  auto ex = co_await asio::this_coro::executor;
+  struct deadline {
+    explicit deadline(asio::steady_timer t) : timer(std::move(t)) {}
+    asio::steady_timer timer;
+    asio::cancellation_signal cancel;
+    bool passed = false;
+  };
+  auto d = std::make_shared<deadline>(asio::steady_timer(ex, timeout));
+  d->timer.async_wait([d](std::error_code ec) {
+    if (ec) return;
+    d->passed = true;
+    d->cancel.emit(asio::cancellation_type::terminal);
+  });
+  // (co_spawn wants a default-constructible value: an optional holds it.)
+  auto run = [](asio::awaitable<result<T>> o) -> asio::awaitable<std::optional<result<T>>> {
+    co_return co_await std::move(o);
+  };
+  auto [e, r] = co_await asio::co_spawn(
+      ex, run(std::move(op)),
+      asio::bind_cancellation_slot(d->cancel.slot(),
+                                   asio::experimental::as_tuple(asio::use_awaitable)));
+  d->timer.cancel();
+  // (Cancelled between two operations, a coroutine throws at the next one.)
+  if (d->passed && (e || !*r)) co_return fail(errc::timeout);
+  if (e) std::rethrow_exception(e);
+  co_return std::move(*r);
 }
 
 } // namespace coronet

@@ -103,10 +103,13 @@ public:
 
   /// The next text or binary message; see the class comment for how it fails.
   asio::awaitable<result<message_view>> receive() {
-    auto timeout = st_->config->options.receive_timeout;
+    auto timeout = st_->receive_timeout;
     if (timeout.count() > 0) return with_timeout(st_->receive(), timeout);
     return st_->receive();
   }
+  /// The deadline of each later receive() (zero: none; errc::timeout, the
+  /// connection stays usable); it starts as options::receive_timeout.
+  void set_receive_timeout(std::chrono::milliseconds timeout) { st_->receive_timeout = timeout; }
   /// The next message if a read already brought it (errc::would_block
   /// otherwise, and while a receive() or close() is reading); see
   /// channel::try_receive().
@@ -160,6 +163,7 @@ private:
     detail::ws_protocol proto;
     std::shared_ptr<const endpoint_config> config;
     role side;
+    std::chrono::milliseconds receive_timeout;
     websocket_info handshake;
     std::vector<std::byte> initial; // read with the handshake, not yet parsed
 
@@ -191,7 +195,7 @@ private:
     state(Stream s, role r, std::shared_ptr<const endpoint_config> c)
         : stream(std::move(s)),
           proto(r, c->options.max_message, c->options.websocket.fragment_size),
-          config(std::move(c)), side(r) {}
+          config(std::move(c)), side(r), receive_timeout(config->options.receive_timeout) {}
 
     const options& opts() const { return config->options; }
 

@@ -560,8 +560,9 @@ asio::awaitable<client_outcome> client_run(const std::string& url, bool echo_bac
     out.connect_error = ch.error();
     co_return out;
   }
+  ch->set_receive_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(io_timeout));
   for (;;) {
-    auto m = co_await ch->receive(io_timeout);
+    auto m = co_await ch->receive();
     if (!m) {
       out.receive_error = m.error();
       break;

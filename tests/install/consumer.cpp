@@ -24,7 +24,8 @@ int main() {
         auto ch = co_await coronet::connect("tcp://127.0.0.1:" + std::to_string(server.port()));
         if (!ch) co_return;
         co_await ch->send(coronet::message_view("installed"));
-        auto m = co_await ch->receive(std::chrono::seconds(5));
+        ch->set_receive_timeout(std::chrono::seconds(5));
+        auto m = co_await ch->receive();
         ok = m && m->text() == "installed";
       },
       asio::detached);

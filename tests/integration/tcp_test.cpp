@@ -21,6 +21,7 @@
 
 using coronet::test::echo;
 using coronet::test::pattern;
+using coronet::test::receive_within;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
@@ -58,7 +59,7 @@ TEST_CASE("echo over each framing", "[integration][tcp]") {
       REQUIRE(sent);
       std::string got;
       while (got.size() < msg.size()) {
-        auto m = co_await ch->receive(5s);
+        auto m = co_await receive_within(*ch, 5s);
         REQUIRE(m);
         got += m->text();
         if (whole) break;
@@ -81,7 +82,7 @@ TEST_CASE("a 16 MiB message", "[integration][tcp]") {
         auto big = pattern(16 * 1024 * 1024, 3);
         auto sent = co_await ch->send(coronet::message_view(big));
         REQUIRE(sent);
-        auto m = co_await ch->receive(30s);
+        auto m = co_await receive_within(*ch, 30s);
         REQUIRE(m);
         CHECK(m->size() == big.size());
         CHECK(m->text() == big);
@@ -114,7 +115,7 @@ TEST_CASE("1,000 concurrent connections", "[integration][tcp]") {
               [](coronet::channel ch, std::size_t i, int& echoed) -> asio::awaitable<void> {
                 auto msg = pattern(100, i);
                 co_await ch.send(coronet::message_view(msg));
-                auto m = co_await ch.receive(20s);
+                auto m = co_await receive_within(ch, 20s);
                 if (m && m->text() == msg) ++echoed;
                 co_await ch.close();
               }(open[i], i, echoed),
@@ -167,7 +168,7 @@ TEST_CASE("a peer reset mid-message is an error for that connection only", "[int
     auto ch = co_await coronet::connect(url);
     REQUIRE(ch);
     co_await ch->send(coronet::message_view("still here"));
-    auto r = co_await ch->receive(5s);
+    auto r = co_await receive_within(*ch, 5s);
     REQUIRE(r);
     CHECK(r->text() == "still here");
   }(f.url()));
@@ -192,7 +193,7 @@ TEST_CASE("a declared message over the limit closes that connection", "[integrat
     auto ch = co_await coronet::connect(url);
     REQUIRE(ch);
     co_await ch->send(coronet::message_view(std::string(1025, 'x')));
-    auto r = co_await ch->receive(5s);
+    auto r = co_await receive_within(*ch, 5s);
     REQUIRE_FALSE(r);
     CHECK(r.error() == coronet::errc::closed);
   }(f.url()));
@@ -268,6 +269,33 @@ TEST_CASE("receive timeout from the URL, and the connection survives it", "[inte
   }("tcp://127.0.0.1:" + std::to_string(f.server.port())));
 }
 
+TEST_CASE("set_receive_timeout changes one channel's deadline", "[integration][tcp]") {
+  // A server that waits 300 ms before each echo.
+  echo_fixture f("", {}, [](coronet::channel ch) -> asio::awaitable<void> {
+    while (auto m = co_await ch.receive()) {
+      std::string copy(m->text());
+      co_await coronet::test::sleep_for(300ms);
+      if (!co_await ch.send(coronet::message_view(copy))) break;
+    }
+  });
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<void> {
+    auto ch = co_await coronet::connect(url + "?timeout_ms=5000");
+    REQUIRE(ch);
+    co_await ch->send(coronet::message_view("slow"));
+    ch->set_receive_timeout(50ms);
+    auto start = std::chrono::steady_clock::now();
+    auto early = co_await ch->receive();
+    REQUIRE_FALSE(early);
+    CHECK(early.error() == coronet::errc::timeout);
+    CHECK(std::chrono::steady_clock::now() - start < 250ms);
+    ch->set_receive_timeout(0ms); // no deadline: the echo comes
+    auto late = co_await ch->receive();
+    REQUIRE(late);
+    CHECK(late->text() == "slow");
+  }("tcp://127.0.0.1:" + std::to_string(f.server.port())));
+}
+
 TEST_CASE("server idle timeout closes a silent connection", "[integration][tcp]") {
   coronet::server_options o;
   o.receive_timeout = 100ms;
@@ -277,7 +305,7 @@ TEST_CASE("server idle timeout closes a silent connection", "[integration][tcp]"
     auto ch = co_await coronet::connect(url);
     REQUIRE(ch);
     auto start = std::chrono::steady_clock::now();
-    auto r = co_await ch->receive(5s);
+    auto r = co_await receive_within(*ch, 5s);
     REQUIRE_FALSE(r);
     CHECK(r.error() == coronet::errc::closed);
     CHECK(std::chrono::steady_clock::now() - start >= 80ms);
@@ -297,7 +325,7 @@ TEST_CASE("IPv6 loopback", "[integration][tcp]") {
     REQUIRE(ch);
     CHECK_THAT(ch->remote(), Catch::StartsWith("[::1]:"));
     co_await ch->send(coronet::message_view("six"));
-    auto r = co_await ch->receive(5s);
+    auto r = co_await receive_within(*ch, 5s);
     REQUIRE(r);
     CHECK(r->text() == "six");
   }("tcp://[::1]:" + std::to_string(server.port())));
@@ -422,7 +450,7 @@ TEST_CASE("a handler can stop its own server", "[integration][tcp]") {
     auto ch = co_await coronet::connect(url);
     REQUIRE(ch);
     co_await ch->send("stop");
-    auto r = co_await ch->receive(5s);
+    auto r = co_await receive_within(*ch, 5s);
     REQUIRE_FALSE(r);
     CHECK(r.error() == coronet::condition::connection_lost);
   }(f.url()));

@@ -16,6 +16,7 @@
 
 using coronet::test::echo;
 using coronet::test::pattern;
+using coronet::test::receive_within;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
@@ -68,7 +69,7 @@ std::error_code try_echo(std::string url, coronet::options o) {
     if (!ch) co_return ch.error();
     auto sent = co_await ch->send("ping");
     REQUIRE(sent);
-    auto m = co_await ch->receive(5s);
+    auto m = co_await receive_within(*ch, 5s);
     REQUIRE(m);
     CHECK(m->text() == "ping");
     co_await ch->close();
@@ -95,7 +96,7 @@ TEST_CASE("tls: echo of small, 1 MiB and 16 MiB messages over tls:// and wss://"
           auto msg = pattern(size, size);
           auto sent = co_await ch->send(coronet::message_view(msg, coronet::message_kind::binary));
           REQUIRE(sent);
-          auto m = co_await ch->receive(30s);
+          auto m = co_await receive_within(*ch, 30s);
           REQUIRE(m);
           CHECK(m->size() == size);
           CHECK(m->text() == msg);
@@ -124,7 +125,7 @@ TEST_CASE("tls: raw framing over tls:// and many connections", "[integration][tl
     for (auto& ch : chans) {
       std::string got;
       while (got.size() < 5) {
-        auto m = co_await ch.receive(5s);
+        auto m = co_await receive_within(ch, 5s);
         REQUIRE(m);
         got += m->text();
       }
@@ -284,7 +285,7 @@ TEST_CASE("tls: each side sees the other's certificate through channel::info<tls
       CHECK((ch->info<coronet::websocket_info>() != nullptr) == ws);
       auto sent = co_await ch->send("who am I?");
       REQUIRE(sent);
-      auto m = co_await ch->receive(5s);
+      auto m = co_await receive_within(*ch, 5s);
       REQUIRE(m);
       CHECK_THAT(std::string(m->text()), Catch::Contains("CN=client-7"));
       co_await ch->close();

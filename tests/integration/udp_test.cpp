@@ -20,6 +20,7 @@
 #include <vector>
 
 using coronet::test::echo;
+using coronet::test::receive_within;
 using coronet::test::run;
 using coronet::test::sleep_for;
 using namespace std::chrono_literals;
@@ -71,7 +72,7 @@ TEST_CASE("udp echo and what the channel promises", "[integration][udp]") {
       std::string msg(size, 'u');
       auto sent = co_await ch->send(coronet::message_view(msg));
       REQUIRE(sent);
-      auto m = co_await ch->receive(2s);
+      auto m = co_await receive_within(*ch, 2s);
       REQUIRE(m);
       CHECK(m->text() == msg);
     }
@@ -118,7 +119,7 @@ TEST_CASE("200 peers at once each get only their own echoes", "[integration][udp
                 for (int i = 0; i < 5; ++i) {
                   auto msg = std::to_string(peer) + "/" + std::to_string(i);
                   co_await ch->send(coronet::message_view(msg));
-                  auto m = co_await ch->receive(2s);
+                  auto m = co_await receive_within(*ch, 2s);
                   if (!m) continue; // loopback rarely drops; a drop is not a wrong echo
                   if (m->text() == msg)
                     ++good;
@@ -151,7 +152,7 @@ TEST_CASE("an idle peer is dropped and comes back as a new channel", "[integrati
     auto m = co_await first->receive();
     REQUIRE(m);
     auto start = std::chrono::steady_clock::now();
-    auto idle = co_await first->receive(5s);
+    auto idle = co_await receive_within(*first, 5s);
     REQUIRE_FALSE(idle);
     CHECK(idle.error() == coronet::errc::closed);
     CHECK(std::chrono::steady_clock::now() - start >= 90ms);
@@ -159,7 +160,7 @@ TEST_CASE("an idle peer is dropped and comes back as a new channel", "[integrati
     auto second = co_await l.accept();
     REQUIRE(second);
     CHECK(second->id() != first->id());
-    auto again = co_await second->receive(2s);
+    auto again = co_await receive_within(*second, 2s);
     REQUIRE(again);
     CHECK(again->text() == "again");
     CHECK(l.stats().accepted == 2u);
@@ -209,10 +210,10 @@ TEST_CASE("datagrams over the limit are reported, never cut short", "[integratio
     co_await c->send(coronet::message_view(std::string(100, 'y')));
     auto peer = co_await l.accept();
     REQUIRE(peer);
-    auto big = co_await peer->receive(2s);
+    auto big = co_await receive_within(*peer, 2s);
     REQUIRE_FALSE(big);
     CHECK(big.error() == coronet::errc::message_too_large);
-    auto fits = co_await peer->receive(2s);
+    auto fits = co_await receive_within(*peer, 2s);
     REQUIRE(fits);
     CHECK(fits->size() == 100u);
     CHECK(l.stats().truncated == 1u);
@@ -229,7 +230,7 @@ TEST_CASE("datagrams over the limit are reported, never cut short", "[integratio
     auto peer2 = co_await l.accept();
     REQUIRE(peer2);
     co_await peer2->send(coronet::message_view(std::string(50, 'w')));
-    auto cut = co_await c2->receive(2s);
+    auto cut = co_await receive_within(*c2, 2s);
     REQUIRE_FALSE(cut);
     CHECK(cut.error() == coronet::errc::message_too_large);
   }(*l));
@@ -276,7 +277,7 @@ TEST_CASE("sending to a closed port reports connection_refused", "[integration][
     auto ch = co_await coronet::connect("udp://127.0.0.1:" + std::to_string(port));
     REQUIRE(ch);
     co_await ch->send(coronet::message_view("nobody"));
-    auto r = co_await ch->receive(2s);
+    auto r = co_await receive_within(*ch, 2s);
     REQUIRE_FALSE(r);
     CHECK(r.error() == coronet::errc::connection_refused);
   }(port));
@@ -294,7 +295,7 @@ TEST_CASE("udp over IPv6 loopback", "[integration][udp]") {
     REQUIRE(ch);
     CHECK_THAT(ch->remote(), Catch::StartsWith("[::1]:"));
     co_await ch->send(coronet::message_view("v6"));
-    auto m = co_await ch->receive(2s);
+    auto m = co_await receive_within(*ch, 2s);
     REQUIRE(m);
     CHECK(m->text() == "v6");
   }("udp://[::1]:" + std::to_string(server.port())));
@@ -317,7 +318,7 @@ TEST_CASE("a listener joined to a multicast group on loopback", "[integration][u
     sender.send_to(asio::buffer(hello), {asio::ip::make_address("239.255.77.77"), l.port()});
     auto ch = co_await coronet::with_timeout(l.accept(), 2s);
     REQUIRE(ch);
-    auto m = co_await ch->receive(2s);
+    auto m = co_await receive_within(*ch, 2s);
     REQUIRE(m);
     CHECK(m->text() == hello);
   }(*l));
@@ -333,25 +334,25 @@ TEST_CASE("a listener's channel times out a receive and gets the next datagram",
   run(io, [](coronet::listener& l) -> asio::awaitable<void> {
     const std::string_view sent[] = {"first"};
     auto [client, ch] = co_await client_and_peer(l, sent);
-    auto first = co_await ch.receive(2s);
+    auto first = co_await receive_within(ch, 2s);
     REQUIRE(first);
     CHECK(first->text() == "first");
 
     auto start = std::chrono::steady_clock::now();
-    auto nothing = co_await ch.receive(50ms);
+    auto nothing = co_await receive_within(ch, 50ms);
     REQUIRE_FALSE(nothing);
     CHECK(nothing.error() == coronet::errc::timeout);
     CHECK(std::chrono::steady_clock::now() - start < 2s);
 
     // A reply sent from the resumed receive leaves at once, then a burst.
     co_await client.send(coronet::message_view("second"));
-    auto second = co_await ch.receive(2s);
+    auto second = co_await receive_within(ch, 2s);
     REQUIRE(second);
     CHECK(second->text() == "second");
     for (int i = 0; i < 5; ++i) co_await ch.send(coronet::message_view("reply"));
     int replies = 0;
     for (int i = 0; i < 5; ++i) {
-      auto r = co_await client.receive(2s);
+      auto r = co_await receive_within(client, 2s);
       if (r && r->text() == "reply") ++replies;
     }
     CHECK(replies == 5);
@@ -429,7 +430,7 @@ TEST_CASE("an exception from a handler the reader resumed leaves the listener re
   run(io, [](coronet::listener& l) -> asio::awaitable<void> {
     const std::string_view sent[] = {"three"};
     auto [client, ch] = co_await client_and_peer(l, sent);
-    auto m = co_await ch.receive(2s);
+    auto m = co_await receive_within(ch, 2s);
     REQUIRE(m);
     CHECK(m->text() == "three");
   }(*l));
@@ -450,7 +451,7 @@ TEST_CASE("a context destroyed while a listener's channel waits in receive()",
   run(*io, [](coronet::listener& l, bool& waiting, bool& resumed) -> asio::awaitable<void> {
     const std::string_view sent[] = {"hello"};
     auto [client, ch] = co_await client_and_peer(l, sent);
-    auto hello = co_await ch.receive(2s);
+    auto hello = co_await receive_within(ch, 2s);
     REQUIRE(hello);
     asio::co_spawn(
         co_await asio::this_coro::executor,
@@ -483,7 +484,7 @@ TEST_CASE("fault injection: every Nth datagram dropped, and the loss counted",
         for (int i = 0; i < 100; ++i) {
           auto msg = std::to_string(i);
           co_await ch->send(coronet::message_view(msg));
-          auto m = co_await ch->receive(200ms);
+          auto m = co_await receive_within(*ch, 200ms);
           if (!m) {
             CHECK(m.error() == coronet::errc::timeout);
             ++lost;
@@ -508,7 +509,7 @@ TEST_CASE("udp without batching, and on several threads", "[integration][udp]") 
       for (int i = 0; i < 10; ++i) {
         auto msg = std::to_string(c * 100 + i);
         co_await ch->send(coronet::message_view(msg));
-        auto m = co_await ch->receive(2s);
+        auto m = co_await receive_within(*ch, 2s);
         if (m && m->text() == msg) ++good;
       }
     }
@@ -523,7 +524,7 @@ TEST_CASE("udp server stops gracefully", "[integration][udp]") {
     auto ch = co_await coronet::connect(url);
     REQUIRE(ch);
     co_await ch->send(coronet::message_view("x"));
-    auto m = co_await ch->receive(2s);
+    auto m = co_await receive_within(*ch, 2s);
     REQUIRE(m);
   }(f->url()));
   auto start = std::chrono::steady_clock::now();

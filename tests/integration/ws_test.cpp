@@ -21,6 +21,7 @@
 
 using coronet::test::echo;
 using coronet::test::pattern;
+using coronet::test::receive_within;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
@@ -82,7 +83,7 @@ TEST_CASE("ws: echo of text and binary messages, kinds kept", "[integration][ws]
       auto kind = i % 2 ? coronet::message_kind::binary : coronet::message_kind::text;
       auto sent = co_await ch->send(coronet::message_view(msg, kind));
       REQUIRE(sent);
-      auto m = co_await ch->receive(5s);
+      auto m = co_await receive_within(*ch, 5s);
       REQUIRE(m);
       CHECK(m->kind == kind);
       CHECK(m->text() == msg);
@@ -107,7 +108,7 @@ TEST_CASE("ws: 7-, 16- and 64-bit lengths, 16 MiB, fragmented sends", "[integrat
           auto msg = pattern(size, size);
           auto sent = co_await ch->send(coronet::message_view(msg, coronet::message_kind::binary));
           REQUIRE(sent);
-          auto m = co_await ch->receive(20s);
+          auto m = co_await receive_within(*ch, 20s);
           REQUIRE(m);
           CHECK(m->size() == size);
           CHECK(m->text() == msg);
@@ -128,7 +129,7 @@ TEST_CASE("ws: many messages pipelined in one direction keep their order", "[int
       REQUIRE(r);
     }
     for (int i = 0; i < 2000; ++i) {
-      auto m = co_await ch->receive(5s);
+      auto m = co_await receive_within(*ch, 5s);
       REQUIRE(m);
       REQUIRE(m->text() == std::to_string(i));
     }
@@ -181,7 +182,7 @@ TEST_CASE("ws: routes, subprotocols and the request hooks", "[integration][ws]")
       CHECK(ch->info<coronet::tls_info>() == nullptr);
       auto sent = co_await ch->send("shout");
       REQUIRE(sent);
-      auto m = co_await ch->receive(5s);
+      auto m = co_await receive_within(*ch, 5s);
       REQUIRE(m);
       CHECK(m->text() == "SHOUT");
       co_await ch->close();
@@ -329,7 +330,7 @@ TEST_CASE("ws: close codes and reasons travel both ways", "[integration][ws]") {
     REQUIRE(ch);
     auto sent = co_await ch->send("hi");
     REQUIRE(sent);
-    auto m = co_await ch->receive(5s);
+    auto m = co_await receive_within(*ch, 5s);
     REQUIRE(!m);
     CHECK(m.error().category() == coronet::close_code_category());
     CHECK(m.error().value() == 4001);
@@ -349,7 +350,7 @@ TEST_CASE("ws: a message over max_message is refused with 1009", "[integration][
     REQUIRE(ch);
     auto sent = co_await ch->send(coronet::message_view(pattern(1001, 1)));
     REQUIRE(sent);
-    auto m = co_await ch->receive(5s);
+    auto m = co_await receive_within(*ch, 5s);
     REQUIRE(!m);
     CHECK(m.error().value() == 1009);
     co_await ch->close();
@@ -387,11 +388,11 @@ TEST_CASE("ws: keepalive keeps a live connection open", "[integration][ws]") {
   run(io, [](std::string url) -> asio::awaitable<void> {
     auto ch = co_await coronet::connect(url);
     REQUIRE(ch);
-    auto idle = co_await ch->receive(600ms); // answers pings while waiting
+    auto idle = co_await receive_within(*ch, 600ms); // answers pings while waiting
     CHECK(idle.error() == coronet::errc::timeout);
     auto sent = co_await ch->send("still here");
     REQUIRE(sent);
-    auto m = co_await ch->receive(5s);
+    auto m = co_await receive_within(*ch, 5s);
     REQUIRE(m);
     CHECK(m->text() == "still here");
     co_await ch->close();
@@ -414,7 +415,7 @@ TEST_CASE("ws: close() with a receive() pending, and with a message held", "[int
     REQUIRE(ch);
     auto sent = co_await ch->send("go");
     REQUIRE(sent);
-    auto first = co_await ch->receive(5s);
+    auto first = co_await receive_within(*ch, 5s);
     REQUIRE(first);
     std::string held(first->text());
     auto view = first->text(); // valid until the next receive()
@@ -475,7 +476,7 @@ TEST_CASE("ws: server stop ends busy connections promptly", "[integration][ws]")
       REQUIRE(ch);
       for (int i = 0; i < 100000 && running; ++i) {
         if (!co_await ch->send("busy")) break;
-        if (!co_await ch->receive(5s)) break;
+        if (!co_await receive_within(*ch, 5s)) break;
       }
     }(url, running));
   });

@@ -34,6 +34,7 @@
 using coronet::test::child_options;
 using coronet::test::child_process;
 using coronet::test::echo;
+using coronet::test::receive_within;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
@@ -192,7 +193,7 @@ asio::awaitable<void> check_echo(coronet::channel& ch, coronet::message_view m) 
                << (m.kind == coronet::message_kind::text ? "text" : "binary"));
   auto sent = co_await ch.send(m);
   REQUIRE(sent);
-  auto got = co_await ch.receive(10s);
+  auto got = co_await receive_within(ch, 10s);
   if (!got) FAIL("no echo: " << got.error().message());
   CHECK(got->kind == m.kind);
   CHECK(got->size() == m.size());
@@ -284,7 +285,7 @@ TEST_CASE("tls interop: coronet's tls:// client against openssl s_server", "[int
                                std::string(1000, 'q') + "!"}) {
         auto sent = co_await ch->send(coronet::message_view(line));
         REQUIRE(sent);
-        auto m = co_await ch->receive(10s);
+        auto m = co_await receive_within(*ch, 10s);
         if (!m) FAIL("no answer to \"" << line << "\": " << describe(m.error()));
         CHECK(m->text() == std::string(line.rbegin(), line.rend()));
       }
@@ -296,7 +297,7 @@ TEST_CASE("tls interop: coronet's tls:// client against openssl s_server", "[int
       }
       for (int i = 0; i < 50; ++i) {
         auto s = "line " + std::to_string(i);
-        auto m = co_await ch->receive(10s);
+        auto m = co_await receive_within(*ch, 10s);
         if (!m) FAIL("pipelined " << i << ": " << describe(m.error()));
         REQUIRE(m->text() == std::string(s.rbegin(), s.rend()));
       }
@@ -413,7 +414,7 @@ TEST_CASE("tls interop: coronet's wss:// client against a Python websockets serv
           co_await check_echo(*ch, coronet::message_view(big_text, coronet::message_kind::text));
           auto sent = co_await ch->send("please close");
           REQUIRE(sent);
-          auto m = co_await ch->receive(10s);
+          auto m = co_await receive_within(*ch, 10s);
           REQUIRE(!m);
           INFO("receive() failed with " << describe(m.error()));
           CHECK(m.error().category() == coronet::close_code_category());

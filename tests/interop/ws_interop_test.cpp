@@ -8,6 +8,7 @@
 #include <coronet/coronet.hpp>
 
 #include "../support/child_process.hpp"
+#include "../support/echo.hpp"
 #include "../support/run.hpp"
 
 #include <catch2/catch.hpp>
@@ -22,6 +23,7 @@
 #error "CORONET_SOURCE_DIR must name the source tree (tests/interop/ holds the peers)"
 #endif
 
+using coronet::test::receive_within;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
@@ -80,7 +82,7 @@ asio::awaitable<void> check_echo(coronet::channel& ch, coronet::message_view m) 
   INFO("sent " << m.size() << " bytes of " << kind_name(m.kind));
   auto sent = co_await ch.send(m);
   REQUIRE(sent);
-  auto got = co_await ch.receive(10s);
+  auto got = co_await receive_within(ch, 10s);
   if (!got) FAIL("no echo: " << got.error().message());
   CHECK(got->kind == m.kind);
   CHECK(got->size() == m.size());
@@ -125,11 +127,11 @@ TEST_CASE("ws interop: text, binary, 1 MiB, empty, fragmented; kinds kept", "[in
         // the peer's fragmented messages arrive whole, kinds kept
         auto asked = co_await ch->send("fragments please");
         REQUIRE(asked);
-        auto t = co_await ch->receive(10s);
+        auto t = co_await receive_within(*ch, 10s);
         if (!t) FAIL("fragmented text: " << t.error().message());
         CHECK(t->kind == coronet::message_kind::text);
         CHECK(t->text() == "fragmented text");
-        auto b = co_await ch->receive(10s);
+        auto b = co_await receive_within(*ch, 10s);
         if (!b) FAIL("fragmented binary: " << b.error().message());
         CHECK(b->kind == coronet::message_kind::binary);
         CHECK(b->text() == std::string_view("\x00\x01\x02", 3));
@@ -140,7 +142,7 @@ TEST_CASE("ws interop: text, binary, 1 MiB, empty, fragmented; kinds kept", "[in
           REQUIRE(r);
         }
         for (int i = 0; i < 200; ++i) {
-          auto m = co_await ch->receive(10s);
+          auto m = co_await receive_within(*ch, 10s);
           if (!m) FAIL("pipelined " << i << ": " << m.error().message());
           REQUIRE(m->text() == std::to_string(i));
         }
@@ -163,13 +165,13 @@ TEST_CASE("ws interop: the peer server's pings are answered", "[interop][ws]") {
         if (!ch) FAIL("connect " << url << ": " << ch.error().message());
         // Idle while receiving: Python's keepalive pings every 0.2 s, Node
         // pings once at the start.  Unanswered, Python would close with 1011.
-        auto idle = co_await ch->receive(1500ms);
+        auto idle = co_await receive_within(*ch, 1500ms);
         REQUIRE(!idle);
         CHECK(idle.error() == coronet::errc::timeout);
         for (int i = 0; i < 3; ++i) {
           auto sent = co_await ch->send("ping me");
           REQUIRE(sent);
-          auto m = co_await ch->receive(15s);
+          auto m = co_await receive_within(*ch, 15s);
           if (!m) FAIL("after \"ping me\": " << m.error().message());
           CHECK(m->kind == coronet::message_kind::text);
           CHECK(m->text() == "pong received");
@@ -216,14 +218,14 @@ TEST_CASE("ws interop: the peer server closes with 4000 \"bye\"", "[interop][ws]
         co_await check_echo(*ch, "before close");
         auto sent = co_await ch->send("please close");
         REQUIRE(sent);
-        auto m = co_await ch->receive(10s);
+        auto m = co_await receive_within(*ch, 10s);
         REQUIRE(!m);
         INFO("receive() failed with " << m.error().category().name() << " " << m.error().value()
                                       << ": " << m.error().message());
         CHECK(m.error().category() == coronet::close_code_category());
         CHECK(m.error().value() == 4000);
         CHECK(m.error() == coronet::condition::connection_lost);
-        auto again = co_await ch->receive(1s);
+        auto again = co_await receive_within(*ch, 1s);
         CHECK(!again);
         auto late = co_await ch->send("too late");
         CHECK(!late);

@@ -1,9 +1,10 @@
 // What the integration and interop tests share: the echo handler every
-// server runs, and the message bytes they send.
+// server runs, a bounded receive, and the message bytes they send.
 #pragma once
 
 #include <coronet/channel.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -13,6 +14,14 @@ namespace coronet::test {
 inline asio::awaitable<void> echo(coronet::channel ch) {
   while (auto m = co_await ch.receive())
     if (!co_await ch.send(*m)) break;
+}
+
+/// receive() with the channel's deadline set to `limit` first, so that a
+/// message that never comes fails the test instead of hanging it.
+inline asio::awaitable<result<message_view>> receive_within(channel& ch,
+                                                            std::chrono::milliseconds limit) {
+  ch.set_receive_timeout(limit);
+  co_return co_await ch.receive();
 }
 
 /// `n` letters, a fixed function of (n, seed), so that an echo can be checked

@@ -203,7 +203,7 @@ public:
   }
 
   asio::awaitable<result<message_view>> receive() {
-    auto timeout = st_->opts().receive_timeout;
+    auto timeout = st_->receive_timeout;
     if (timeout.count() > 0) return with_timeout(st_->receive(), timeout);
     return st_->receive();
   }
@@ -217,6 +217,7 @@ public:
   const coronet::properties& properties() const { return st_->config->properties; }
   std::string remote() const { return st_->peer; }
   executor_type get_executor() { return st_->socket.get_executor(); }
+  void set_receive_timeout(std::chrono::milliseconds timeout) { st_->receive_timeout = timeout; }
   const void* info(const std::type_info& type) const {
     return type == typeid(udp_info) ? &st_->details : nullptr;
   }
@@ -227,6 +228,7 @@ private:
     bool receiving_stopped = false;
     std::string peer;
     udp_info details;
+    std::chrono::milliseconds receive_timeout = opts().receive_timeout;
 
     state(udp::socket s, std::shared_ptr<const endpoint_config> c)
         : socket_state(std::move(s), std::move(c)),
@@ -333,6 +335,7 @@ struct peer_state {
   sockaddr_storage address{};
   socklen_t address_size = 0;
   udp_info details; // the address as Asio's endpoint
+  std::chrono::milliseconds receive_timeout;
   std::deque<datagram> inbox;
   std::vector<std::vector<std::byte>> spare; // buffers to reuse
   std::vector<std::byte> current;            // what the last receive() returned
@@ -500,6 +503,7 @@ peer_state::peer_state(std::shared_ptr<server_state> s, const received_datagram&
   std::memcpy(&address, &d.from, d.from_size);
   std::memcpy(details.peer.data(), &d.from, d.from_size);
   details.peer.resize(d.from_size);
+  receive_timeout = server->opts().receive_timeout;
 }
 
 peer_state::~peer_state() { server->forget(*this); }
@@ -558,7 +562,7 @@ public:
   explicit udp_peer(std::shared_ptr<peer_state> p) : p_(std::move(p)) {}
 
   asio::awaitable<result<message_view>> receive() {
-    auto timeout = p_->server->opts().receive_timeout;
+    auto timeout = p_->receive_timeout;
     if (timeout.count() > 0) return with_timeout(receive_now(), timeout);
     return receive_now();
   }
@@ -597,6 +601,7 @@ public:
   const coronet::properties& properties() const { return p_->server->config->properties; }
   std::string remote() const { return p_->remote(); }
   executor_type get_executor() { return p_->server->socket.get_executor(); }
+  void set_receive_timeout(std::chrono::milliseconds timeout) { p_->receive_timeout = timeout; }
   const void* info(const std::type_info& type) const {
     return type == typeid(udp_info) ? &p_->details : nullptr;
   }

@@ -1,14 +1,18 @@
 // coronet::channel erases any message endpoint behind one type.
 #include <coronet/channel.hpp>
+
+#include <asio/experimental/awaitable_operators.hpp>
 #include <coronet/error.hpp>
 #include <coronet/framed.hpp>
 #include <coronet/memory_stream.hpp>
 
+#include "../../support/echo.hpp"
 #include "../../support/run.hpp"
 
 #include <catch2/catch.hpp>
 
 using coronet::memory_stream;
+using coronet::test::receive_within;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
@@ -58,14 +62,14 @@ TEST_CASE("channel receive with a deadline", "[unit][channel]") {
   auto [a, b] = channel_pair(io);
   run(io, [](coronet::channel a, coronet::channel b) -> asio::awaitable<void> {
     auto start = std::chrono::steady_clock::now();
-    auto m = co_await b.receive(30ms);
+    auto m = co_await receive_within(b, 30ms);
     REQUIRE_FALSE(m);
     CHECK(m.error() == coronet::errc::timeout);
     CHECK(std::chrono::steady_clock::now() - start >= 25ms);
     // the channel is still usable and nothing was lost
     auto r3 = co_await a.send(coronet::message_view("late"));
     REQUIRE(r3);
-    auto late = co_await b.receive(1s);
+    auto late = co_await receive_within(b, 1s);
     REQUIRE(late);
     CHECK(late->text() == "late");
   }(a, b));

@@ -5,6 +5,8 @@
 
 #include "../../support/run.hpp"
 
+#include <asio/experimental/awaitable_operators.hpp>
+
 #include <catch2/catch.hpp>
 
 using coronet::memory_stream;

@@ -108,6 +108,7 @@ TEST_CASE("a channel without try_receive of its own answers would_block", "[unit
     asio::awaitable<coronet::result<void>> close(coronet::close_reason) override {
       co_return coronet::result<void>{};
     }
+    void set_receive_timeout(std::chrono::milliseconds) override {}
     void stop_receiving() override {}
     void abort() override {}
     const coronet::properties& properties() const override { return props; }
