@@ -118,18 +118,6 @@ asio::awaitable<memory_stream::outcome> memory_stream::do_write(asio::const_buff
   }
 }
 
-asio::awaitable<result<std::size_t>> memory_stream::read_some(asio::mutable_buffer buf) {
-  auto [ec, n] = co_await async_read_some(buf, detail::use_tuple);
-  if (ec) co_return fail(detail::normalize_stream_error(ec));
-  co_return n;
-}
-
-asio::awaitable<result<std::size_t>> memory_stream::write(asio::const_buffer buf) {
-  auto [ec, n] = co_await asio::async_write(*this, buf, detail::use_tuple);
-  if (ec) co_return fail(detail::normalize_stream_error(ec));
-  co_return n;
-}
-
 result<void> memory_stream::shutdown(shutdown_type how) {
   if (closed_) return fail(asio::error::bad_descriptor);
   if (how != asio::socket_base::shutdown_receive) {

@@ -54,8 +54,6 @@ public:
 
   executor_type get_executor() const { return ex_; }
 
-  asio::awaitable<result<std::size_t>> read_some(asio::mutable_buffer buf);
-  asio::awaitable<result<std::size_t>> write(asio::const_buffer buf);
   result<void> shutdown(shutdown_type how);
   void close();
   std::string remote() const { return "memory"; }

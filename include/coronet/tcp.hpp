@@ -2,8 +2,8 @@
 // DNS resolution and a deadline, and a listening socket that accepts streams.
 //
 // tcp_stream
-// - read_some / write / shutdown / close as in <coronet/stream.hpp>;
-//   read_exactly and read_until from that header work on it.
+// - a coronet stream (<coronet/stream.hpp>): read_some, write, read_exactly
+//   and read_until from that header work on it.
 // - TCP_NODELAY is on for streams made by tcp_connect and tcp_acceptor
 //   (options::tcp_nodelay).
 // - One reader and one writer at a time; use it from its executor.
@@ -29,15 +29,6 @@ public:
 
   executor_type get_executor() { return socket_.get_executor(); }
   asio::ip::tcp::socket& socket() { return socket_; }
-
-  /// Completes with the number of bytes read (at least 1), errc::closed at
-  /// end of stream or after close(), or a system error such as
-  /// asio::error::connection_reset.  `buf` must stay valid until completion.
-  asio::awaitable<result<std::size_t>> read_some(asio::mutable_buffer buf);
-
-  /// Writes all of `buf` (valid until completion), or fails with the error
-  /// that stopped it.
-  asio::awaitable<result<std::size_t>> write(asio::const_buffer buf);
 
   /// Half-close: shutdown_send sends FIN after queued bytes; shutdown_receive
   /// makes a pending read complete with errc::closed.

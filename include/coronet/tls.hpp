@@ -117,18 +117,6 @@ public:
     return next_layer_info(next_, type);
   }
 
-  asio::awaitable<result<std::size_t>> read_some(asio::mutable_buffer buf) {
-    auto [ec, n] = co_await async_read_some(buf, detail::use_tuple);
-    if (ec) co_return fail(detail::normalize_stream_error(ec));
-    co_return n;
-  }
-
-  asio::awaitable<result<std::size_t>> write(asio::const_buffer buf) {
-    auto [ec, n] = co_await asio::async_write(*this, buf, detail::use_tuple);
-    if (ec) co_return fail(detail::normalize_stream_error(ec));
-    co_return n;
-  }
-
   /// shutdown_send: close_notify, then FIN.  No write may be in flight.
   result<void> shutdown(shutdown_type how) {
     if (how != asio::socket_base::shutdown_receive) {

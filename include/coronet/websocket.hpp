@@ -517,8 +517,8 @@ template <stream Stream>
 asio::awaitable<void> drain_before_close(Stream& s) {
   std::byte scratch[4096];
   for (std::size_t total = 0; total < 256 * 1024;) {
-    auto n =
-        co_await with_timeout(s.read_some(asio::buffer(scratch)), std::chrono::milliseconds(200));
+    auto n = co_await with_timeout(coronet::read_some(s, asio::buffer(scratch)),
+                                   std::chrono::milliseconds(200));
     if (!n) co_return;
     total += *n;
   }
@@ -543,7 +543,7 @@ accept_websocket(Stream s, std::shared_ptr<const endpoint_config> config,
   if (!n) {
     if (n.error() == errc::message_too_large) {
       auto refusal = detail::refusal_response(431, wo);
-      co_await s.write(asio::buffer(refusal));
+      co_await coronet::write(s, asio::buffer(refusal));
       (void)s.shutdown(asio::socket_base::shutdown_send);
       co_await detail::drain_before_close(s);
     }
@@ -551,7 +551,7 @@ accept_websocket(Stream s, std::shared_ptr<const endpoint_config> config,
     co_return fail(errc::handshake_failed);
   }
   auto d = detail::decide_upgrade(std::string_view(head).substr(0, *n), wo, url_path, s.remote());
-  auto written = co_await s.write(asio::buffer(d.response));
+  auto written = co_await coronet::write(s, asio::buffer(d.response));
   if (!written) co_return fail(written.error());
   if (!d.upgrade) {
     (void)s.shutdown(asio::socket_base::shutdown_send);
@@ -578,7 +578,7 @@ websocket_handshake(Stream s, std::string_view host, std::string_view target,
   auto& wo = config->options.websocket;
   auto request = detail::make_upgrade_request(host, target, wo);
   if (!request) co_return fail(request.error());
-  auto written = co_await s.write(asio::buffer(request->bytes));
+  auto written = co_await coronet::write(s, asio::buffer(request->bytes));
   if (!written) co_return fail(written.error());
   std::string head;
   auto n = co_await read_until(s, head, "\r\n\r\n", wo.max_header_bytes);

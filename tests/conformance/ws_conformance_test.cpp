@@ -203,7 +203,8 @@ struct raw_conn {
 };
 
 asio::awaitable<bool> read_more(raw_conn& c) {
-  auto n = co_await coronet::with_timeout(c.s->read_some(asio::buffer(c.buf)), io_timeout);
+  auto n =
+      co_await coronet::with_timeout(coronet::read_some(*c.s, asio::buffer(c.buf)), io_timeout);
   if (!n) {
     c.end = describe(n.error());
     co_return false;
@@ -221,7 +222,7 @@ asio::awaitable<std::optional<ws_frame>> read_frame(raw_conn& c) {
 }
 
 asio::awaitable<bool> send(raw_conn& c, std::string_view bytes) {
-  auto w = co_await c.s->write(asio::buffer(bytes.data(), bytes.size()));
+  auto w = co_await coronet::write(*c.s, asio::buffer(bytes.data(), bytes.size()));
   if (!w) c.end = "write: " + describe(w.error());
   co_return bool(w);
 }

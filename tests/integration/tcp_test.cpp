@@ -349,7 +349,7 @@ TEST_CASE("tcp_stream: half-close, read_exactly, read_until", "[integration][tcp
     auto server = co_await acceptor.accept();
     REQUIRE(server);
     std::string hello = "GET / HTTP/1.1\r\n\r\nBODY";
-    auto w = co_await client->write(asio::buffer(hello));
+    auto w = co_await coronet::write(*client, asio::buffer(hello));
     REQUIRE(w == hello.size());
     REQUIRE(client->shutdown(asio::socket_base::shutdown_send)); // half-close
     std::string buf;
@@ -366,11 +366,11 @@ TEST_CASE("tcp_stream: half-close, read_exactly, read_until", "[integration][tcp
     }
     CHECK(std::string(body, 4) == "BODY");
     char more[8];
-    auto eof = co_await server->read_some(asio::buffer(more));
+    auto eof = co_await coronet::read_some(*server, asio::buffer(more));
     REQUIRE_FALSE(eof);
     CHECK(eof.error() == coronet::errc::closed);
     // the other direction still works after the client's half-close
-    auto back = co_await server->write(asio::buffer(std::string("OK")));
+    auto back = co_await coronet::write(*server, asio::buffer(std::string("OK")));
     REQUIRE(back);
     auto got = co_await coronet::read_exactly(*client, asio::buffer(more, 2));
     REQUIRE(got);

@@ -328,14 +328,14 @@ TEST_CASE("tls: plaintext, garbage and silent clients are closed; the server goe
       auto s = co_await coronet::tcp_connect("127.0.0.1", port);
       REQUIRE(s);
       if (!junk.empty()) {
-        auto w = co_await s->write(asio::buffer(junk));
+        auto w = co_await coronet::write(*s, asio::buffer(junk));
         REQUIRE(w);
       }
       // The server ends the connection (an alert, then EOF) within the deadline.
       char buf[512];
       auto start = std::chrono::steady_clock::now();
       for (;;) {
-        auto n = co_await coronet::with_timeout(s->read_some(asio::buffer(buf)), 5s);
+        auto n = co_await coronet::with_timeout(coronet::read_some(*s, asio::buffer(buf)), 5s);
         if (!n) {
           CHECK(n.error() != coronet::errc::timeout);
           break;

@@ -48,12 +48,12 @@ std::string raw_exchange(std::uint16_t port, std::string request) {
   return run(io, [](std::uint16_t port, std::string request) -> asio::awaitable<std::string> {
     auto s = co_await coronet::tcp_connect("127.0.0.1", port);
     REQUIRE(s);
-    auto w = co_await s->write(asio::buffer(request));
+    auto w = co_await coronet::write(*s, asio::buffer(request));
     REQUIRE(w);
     std::string got;
     char buf[4096];
     for (;;) {
-      auto n = co_await coronet::with_timeout(s->read_some(asio::buffer(buf)), 5s);
+      auto n = co_await coronet::with_timeout(coronet::read_some(*s, asio::buffer(buf)), 5s);
       if (!n) break;
       got.append(buf, *n);
     }
@@ -373,7 +373,7 @@ TEST_CASE("ws: keepalive drops a peer that stops answering pings", "[integration
         "127.0.0.1", static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1))));
     REQUIRE(s);
     auto req = upgrade_request();
-    co_await s->write(asio::buffer(req));
+    co_await coronet::write(*s, asio::buffer(req));
     co_await coronet::test::sleep_for(1s); // read nothing, answer nothing
   }(f.url()));
   CHECK(timed_out);

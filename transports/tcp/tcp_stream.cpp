@@ -18,18 +18,6 @@
 
 namespace coronet {
 
-asio::awaitable<result<std::size_t>> tcp_stream::read_some(asio::mutable_buffer buf) {
-  auto [ec, n] = co_await socket_.async_read_some(buf, detail::use_tuple);
-  if (ec) co_return fail(detail::normalize_stream_error(ec));
-  co_return n;
-}
-
-asio::awaitable<result<std::size_t>> tcp_stream::write(asio::const_buffer buf) {
-  auto [ec, n] = co_await asio::async_write(socket_, buf, detail::use_tuple);
-  if (ec) co_return fail(detail::normalize_stream_error(ec));
-  co_return n;
-}
-
 result<void> tcp_stream::shutdown(shutdown_type how) {
   std::error_code ec;
   socket_.shutdown(how, ec);

@@ -113,7 +113,7 @@ TEST_CASE("framed reports a stream cut inside a message", "[unit][framed]") {
   framed<coronet::length_prefixed_codec> rx(std::move(y), config());
   run(io, [](memory_stream& raw, auto& rx) -> asio::awaitable<void> {
     const unsigned char partial[] = {0, 0, 0, 10, 'a', 'b'};
-    co_await raw.write(asio::buffer(partial));
+    co_await coronet::write(raw, asio::buffer(partial));
     raw.close();
     auto m = co_await rx.receive();
     REQUIRE_FALSE(m);

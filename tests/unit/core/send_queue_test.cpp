@@ -81,7 +81,7 @@ TEST_CASE("send waits for room under the wait policy", "[unit][send_queue]") {
     CHECK_FALSE(sent); // still waiting: nobody reads
     std::vector<char> sink(64 * 1024);
     for (int i = 0; i < 20 && !sent; ++i) {
-      co_await f.peer.read_some(asio::buffer(sink));
+      co_await coronet::read_some(f.peer, asio::buffer(sink));
       co_await sleep_for(1ms);
     }
     CHECK(sent);
@@ -115,7 +115,7 @@ TEST_CASE("disconnect drops the slow consumer", "[unit][send_queue]") {
     std::vector<char> sink(64 * 1024);
     std::size_t got = 0;
     for (;;) {
-      auto n = co_await f.peer.read_some(asio::buffer(sink));
+      auto n = co_await coronet::read_some(f.peer, asio::buffer(sink));
       if (!n) {
         CHECK(n.error() == coronet::errc::closed);
         break;
