@@ -1,4 +1,5 @@
 #include <coronet/error.hpp>
+#include <coronet/gate.hpp>
 #include <coronet/listener.hpp>
 #include <coronet/log.hpp>
 #include <coronet/server.hpp>
@@ -11,9 +12,7 @@
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 
-#include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <exception>
 #include <list>
 #include <mutex>
@@ -23,16 +22,6 @@
 namespace coronet {
 namespace {
 
-void log_error(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    std::fprintf(stderr, "coronet: connection handler failed: %s\n", x.what());
-  } catch (...) {
-    std::fprintf(stderr, "coronet: connection handler failed with a non-standard exception\n");
-  }
-}
-
 // One thread: an io_context, its acceptor, and the connections it accepted.
 // Everything but `active` is touched only from the worker's own thread.
 struct worker {
@@ -40,8 +29,6 @@ struct worker {
   asio::executor_work_guard<asio::io_context::executor_type> guard{context.get_executor()};
   listener acceptor;
   std::list<channel> live; // open connections, for stop()
-  std::atomic<std::size_t> active{0};
-  bool stopping = false;
   std::thread thread;
 };
 
@@ -76,6 +63,9 @@ result<void> take_routes(const url& u, const connection_handler& handler, server
 } // namespace
 
 struct server::impl {
+  // Every handler holds an entry from accept to its end: stop() waits on it.
+  // (Declared before the workers: their contexts destroy the last holders.)
+  gate handlers;
   std::vector<std::unique_ptr<worker>> workers;
   connection_handler handler;
   server_options options;
@@ -86,18 +76,24 @@ struct server::impl {
   std::condition_variable stopped_cv;
   bool running = false, stopped = false;
 
-  // A task per connection: owned by the worker, counted so that stop() can
-  // wait for it, its failure logged, its channel closed gracefully at the end.
-  asio::awaitable<void> run_connection(worker& w, channel ch) {
+  void report(std::exception_ptr e) const {
+    if (options.on_error)
+      options.on_error(e);
+    else
+      log_exception(e, "a connection handler");
+  }
+
+  // A task per connection: owned by the worker, in the gate until it ends,
+  // its failure reported, its channel closed gracefully at the end.
+  asio::awaitable<void> run_connection(worker& w, channel ch, gate::holder) {
     auto it = w.live.insert(w.live.end(), ch);
     try {
       co_await handler_for(ch)(ch);
     } catch (...) {
-      (options.on_error ? options.on_error : log_error)(std::current_exception());
+      report(std::current_exception());
     }
     co_await ch.close();
     w.live.erase(it);
-    w.active.fetch_sub(1, std::memory_order_release);
   }
 
   // With routes, the handshake let only their paths in.
@@ -112,21 +108,16 @@ struct server::impl {
     for (;;) {
       auto ch = co_await w.acceptor.accept();
       if (!ch) co_return;
-      if (w.stopping) {
+      auto held = handlers.enter();
+      if (!held) { // stopping
         ch->abort();
         continue;
       }
-      w.active.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(w.context, run_connection(w, std::move(*ch)), [this](std::exception_ptr e) {
-        if (e) (options.on_error ? options.on_error : log_error)(e);
-      });
+      asio::co_spawn(w.context, run_connection(w, std::move(*ch), std::move(*held)),
+                     [this](std::exception_ptr e) {
+                       if (e) report(e);
+                     });
     }
-  }
-
-  std::size_t active() const {
-    std::size_t n = 0;
-    for (auto& w : workers) n += w->active.load(std::memory_order_acquire);
-    return n;
   }
 
   void stop() {
@@ -138,27 +129,24 @@ struct server::impl {
       }
       running = false;
     }
+    handlers.close();
     for (auto& w : workers)
       asio::post(w->context, [&w = *w] {
-        w.stopping = true;
         w.acceptor.close();
         for (auto& ch : w.live) ch.stop_receiving();
       });
-    auto deadline = std::chrono::steady_clock::now() + options.drain_timeout;
-    while (active() > 0 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    if (active() > 0) {
+    auto now = std::chrono::steady_clock::now;
+    bool drained = handlers.wait_until(now() + options.drain_timeout);
+    if (!drained) {
       for (auto& w : workers)
         asio::post(w->context, [&w = *w] {
           for (auto& ch : w.live) ch.abort();
         });
-      auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-      while (active() > 0 && std::chrono::steady_clock::now() < grace)
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      drained = handlers.wait_until(now() + std::chrono::seconds(1));
     }
     for (auto& w : workers) {
       w->guard.reset();
-      if (active() > 0) w->context.stop(); // handlers that ignore errors: give up on them
+      if (!drained) w->context.stop(); // handlers that ignore errors: give up on them
     }
     for (auto& w : workers)
       if (w->thread.joinable()) w->thread.join();
@@ -210,7 +198,7 @@ result<void> server::start(std::string_view text, connection_handler handler, se
   }
   for (auto& w : s.workers) {
     asio::co_spawn(w->context, s.accept_loop(*w), [](std::exception_ptr e) {
-      if (e) log_error(e);
+      if (e) log_exception(e, "a server's accept loop");
     });
     w->thread = std::thread([&ctx = w->context] { ctx.run(); });
   }
@@ -221,7 +209,7 @@ result<void> server::start(std::string_view text, connection_handler handler, se
 
 std::uint16_t server::port() const { return impl_->port; }
 
-std::size_t server::connections() const { return impl_->active(); }
+std::size_t server::connections() const { return impl_->handlers.count(); }
 
 void server::stop() {
   if (impl_->workers.empty()) return;
