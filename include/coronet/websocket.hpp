@@ -91,8 +91,11 @@ public:
   websocket(Stream s, role r, std::shared_ptr<const endpoint_config> config,
             std::span<const std::byte> initial = {}, websocket_info handshake = {})
       : st_(std::make_shared<state>(std::move(s), r, std::move(config))) {
-    st_->initial.assign(initial.begin(), initial.end());
     st_->handshake = std::move(handshake);
+    if (!initial.empty()) {
+      st_->proto.prime(initial, st_->pending);
+      st_->schedule_flush();
+    }
     st_->start_keepalive();
   }
   websocket(websocket&&) noexcept = default;
@@ -165,20 +168,6 @@ private:
     role side;
     std::chrono::milliseconds receive_timeout;
     websocket_info handshake;
-    std::vector<std::byte> initial; // read with the handshake, not yet parsed
-
-    // Receive buffer: [rbegin, rend) of rbuf is input not parsed yet, the
-    // start of a frame that is taken in place once complete.  Messages
-    // taken in place live in rbuf too, so it is reshaped (moved, grown)
-    // only before a read, when every message was taken.
-    std::unique_ptr<std::byte[]> rbuf;
-    std::size_t rcap = 0, rbegin = 0, rend = 0;
-    bool grow_hint = false;
-    // Once close() discards data: reads go here and are copied into the
-    // engine, so that rbuf, and the message the application may hold, stay.
-    std::unique_ptr<std::byte[]> aside;
-    bool reading_aside = false;
-    static constexpr std::size_t aside_size = 4096;
     bool reading = false, receiving_stopped = false, stream_closed = false;
     // One reader: a receive() is running (in_receive), or close() reads for
     // the peer's close frame (close_reading); each waits for the other.
@@ -193,8 +182,8 @@ private:
     std::chrono::steady_clock::time_point ping_sent;
 
     state(Stream s, role r, std::shared_ptr<const endpoint_config> c)
-        : stream(std::move(s)),
-          proto(r, c->options.max_message, c->options.websocket.fragment_size),
+        : stream(std::move(s)), proto(r, c->options.max_message, c->options.websocket.fragment_size,
+                                      c->options.read_buffer_size),
           config(std::move(c)), side(r), receive_timeout(config->options.receive_timeout) {}
 
     const options& opts() const { return config->options; }
@@ -223,12 +212,6 @@ private:
         if (auto e = proto.receive_error()) co_return fail(e);
         if (stream_closed) co_return fail(abort_reason ? abort_reason : errc::closed);
         if (receiving_stopped) co_return fail(errc::closed);
-        if (!initial.empty()) {
-          proto.feed(initial, pending);
-          std::vector<std::byte>().swap(initial);
-          schedule_flush();
-          continue;
-        }
         if (!self) self = this->shared_from_this();
         if (close_reading) { // close() is reading the peer's close frame
           co_await wait();
@@ -255,56 +238,11 @@ private:
       co_return on_read(ec, n);
     }
 
+    // The engine's input buffer (it reshapes it only now, before a read).
     asio::mutable_buffer read_buffer() {
       reading = true;
-      if (reading_aside) {
-        if (!aside) aside.reset(new std::byte[aside_size]);
-        return asio::buffer(aside.get(), aside_size);
-      }
-      make_room();
-      return asio::buffer(rbuf.get() + rend, rcap - rend);
-    }
-
-    // Frames up to this size are taken in place; larger ones are copied
-    // into the engine as they arrive.
-    std::size_t keep_limit() const { return 4 * opts().read_buffer_size; }
-
-    // Before a read: room after rend for a quarter of the buffer at least,
-    // and for all of the frame left unparsed.
-    void make_room() {
-      std::size_t have = rend - rbegin;
-      if (have == 0) rbegin = rend = 0;
-      std::size_t wanted = have ? proto.unparsed_frame_size() : 0;
-      std::size_t cap = rcap ? rcap : std::min<std::size_t>(opts().read_buffer_size, 4096);
-      // A read that filled the buffer says a larger one would pay off;
-      // inside a frame too big to keep, up to four times read_buffer_size
-      // (such messages then cost fewer reads).
-      if (grow_hint) {
-        auto limit = opts().read_buffer_size * (proto.frame_remaining() > cap ? 4 : 1);
-        if (cap < limit) cap = std::min(cap * 2, limit);
-        grow_hint = false;
-      }
-      // Room for a few frames of the size left unparsed: reads fill the
-      // buffer and leave a frame begun at its end, which is moved to the
-      // front before the next read; the more frames a read brings, the less
-      // of every frame is moved.  (At most keep_limit() + read_buffer_size:
-      // a header alone must not make us allocate much more than it announces.)
-      if (wanted > cap / 4)
-        cap = std::max(cap, std::min(4 * wanted, keep_limit() + opts().read_buffer_size));
-      detail::reshape_read_buffer(rbuf, rcap, rbegin, rend, cap, wanted > have ? wanted - have : 0);
-    }
-
-    // From close() on: data is dropped, and rbuf left as it is.
-    // (Bytes read with the handshake come first: a close() before any
-    // receive() may find the peer's close frame among them.)
-    void read_aside() {
-      if (reading_aside) return;
-      reading_aside = true;
-      proto.discard_messages();
-      if (!initial.empty()) proto.feed(initial, pending);
-      std::vector<std::byte>().swap(initial);
-      if (rend > rbegin) proto.feed({rbuf.get() + rbegin, rend - rbegin}, pending);
-      rbegin = rend;
+      auto space = proto.input_space();
+      return asio::buffer(space.data(), space.size());
     }
 
     result<std::size_t> on_read(std::error_code ec, std::size_t n) {
@@ -319,13 +257,7 @@ private:
         proto.stop_receiving(e);
         return fail(e);
       }
-      if (reading_aside) {
-        proto.feed({aside.get(), n}, pending);
-      } else {
-        if (rend == 0 && n == rcap) grow_hint = true; // (a read into the whole buffer)
-        rend += n;
-        rbegin += proto.feed_in_place({rbuf.get() + rbegin, rend - rbegin}, keep_limit(), pending);
-      }
+      proto.commit_input(n, pending);
       schedule_flush();
       return n;
     }
@@ -446,9 +378,9 @@ private:
         }
         // Data after our close is dropped without touching the message the
         // application may still hold.
-        if (!reading_aside) {
-          read_aside();
-          continue; // what it fed may have been the peer's close
+        if (!proto.discarding()) {
+          proto.discard_messages(pending);
+          continue; // what it parsed may have been the peer's close
         }
         close_reading = true;
         auto n = co_await read_once();

@@ -1,28 +1,37 @@
 // RFC 6455 framing: coronet's own data path, wslay's event API for control
-// frames and the close handshake, all fed from memory.
+// frames and the close handshake, all fed from the engine's own input buffer.
 //
-// Data frames (text, binary, continuation) are parsed here: headers are
-// validated as they complete, payloads are unmasked in 8-byte steps straight
-// into the message arena (one pass: copy and unmask fused), text is checked
-// for UTF-8 as it arrives (fail-fast, even mid-fragment), and message size is
-// checked over all fragments.  wslay unmasks a byte at a time through a 4 KiB
-// buffer and copies every chunk twice more; on 64 KiB messages that was three
-// quarters of the server's time (docs/benchmarks.md).  Outgoing data frames
-// are encoded here for the same reason (no allocation per message).
+// One parser reads every frame header, data and control alike: it
+// validates the header as it completes (lengths minimally encoded, reserved
+// bits and opcodes, masking by role, control frames whole and at most 125
+// bytes) and sends a data frame's payload through the data path below.  A
+// control frame, once whole, is handed to wslay, which reads it a second
+// time.  Two readers of the same 2 to 139 bytes, on purpose: wslay keeps the
+// close-handshake state (whether a close was sent or received, the echo,
+// which codes and reasons are valid, UTF-8 in the reason) and answers pings,
+// and that logic is not copied here; the second read costs nothing next to
+// a syscall, and it happens on control frames only.
 //
-// Control frames (ping, pong, close) are collected whole and handed to
-// wslay, which answers pings, validates close codes and close reasons,
-// echoes the close frame and keeps the close-handshake state; pings and close
-// frames we send are queued through it too.  Every frame, ours or wslay's,
-// is appended to the caller's write queue at once, so frames never
-// interleave and the order is the order of the calls.
+// Data frames (text, binary, continuation) never reach wslay: their
+// payloads are unmasked 16 bytes a step (copy and unmask fused), text is
+// checked for UTF-8 as it arrives (fail-fast, even mid-fragment), and
+// message size is checked over all fragments.  wslay unmasks a byte at a
+// time through a 4 KiB buffer and copies every chunk twice more; on 64 KiB
+// messages that was three quarters of the server's time
+// (docs/benchmarks.md).  Outgoing data frames are encoded here for the same
+// reason (no allocation per message); pings and close frames we send are
+// queued through wslay.  Every frame, ours or wslay's, is appended to the
+// caller's write queue at once, so frames never interleave and the order is
+// the order of the calls.
 //
-// Messages are reassembled in one arena: complete messages are appended one
-// after another and handed out in order; the arena is emptied once all of
-// them were taken, so a read that carries many small messages costs no
-// allocation per message.
+// A frame that is a whole message is unmasked where it was read, in the
+// input buffer, and handed out from there.  Other messages are reassembled
+// in one arena: complete messages are appended one after another and handed
+// out in order; the arena is emptied once all of them were taken, so a read
+// that carries many small messages costs no allocation per message.
 #include "random.hpp"
 
+#include <coronet/detail/read_buffer.hpp>
 #include <coronet/detail/ws_protocol.hpp>
 #include <coronet/error.hpp>
 
@@ -187,7 +196,19 @@ std::error_code error_for_received_code(std::uint16_t code) {
 struct ws_protocol::impl {
   wslay_event_context_ptr ctx = nullptr;
   role side;
-  std::size_t max_message, fragment_size;
+  std::size_t max_message, fragment_size, read_buffer_size;
+
+  // The input buffer: [rbegin, rend) of rbuf is read and not parsed yet,
+  // the start of a frame taken in place once complete.  Messages taken in
+  // place live in rbuf too, so it is reshaped (moved, grown) only in
+  // input_space(), before a read, when every message was taken.
+  std::unique_ptr<std::byte[]> rbuf;
+  std::size_t rcap = 0, rbegin = 0, rend = 0;
+  bool grow_hint = false;
+  // Once discarding: reads go here and are parsed from here, so that rbuf,
+  // and the message the application may hold, stay as they are.
+  std::unique_ptr<std::byte[]> aside;
+  static constexpr std::size_t aside_size = 4096;
 
   // What wslay reads (a whole control frame) and where its output goes.
   std::span<const std::byte> input;
@@ -223,8 +244,8 @@ struct ws_protocol::impl {
   std::string peer_reason;
   bool pong = false;
 
-  impl(role r, std::size_t max, std::size_t frag)
-      : side(r), max_message(max), fragment_size(frag) {}
+  impl(role r, std::size_t max, std::size_t frag, std::size_t read_size)
+      : side(r), max_message(max), fragment_size(frag), read_buffer_size(read_size) {}
   ~impl() {
     if (ctx) wslay_event_context_free(ctx);
   }
@@ -309,6 +330,39 @@ struct ws_protocol::impl {
     wslay_event_shutdown_read(ctx);
   }
   void fail_protocol(std::string_view reason) { fail(1002, errc::protocol_error, reason); }
+
+  // ---- the input buffer ---------------------------------------------------
+
+  // Frames up to this size are taken in place; larger ones are copied
+  // into the arena as they arrive.
+  std::size_t keep_limit() const { return 4 * read_buffer_size; }
+
+  std::uint64_t frame_remaining() const { return in_payload && !(opcode & 0x08) ? remaining : 0; }
+
+  // Before a read: room after rend for a quarter of the buffer at least,
+  // and for all of the frame left unparsed.
+  void make_room() {
+    std::size_t have = rend - rbegin;
+    if (have == 0) rbegin = rend = 0;
+    std::size_t wanted = have ? unparsed_size : 0;
+    std::size_t cap = rcap ? rcap : std::min<std::size_t>(read_buffer_size, 4096);
+    // A read that filled the buffer says a larger one would pay off;
+    // inside a frame too big to keep, up to four times read_buffer_size
+    // (such messages then cost fewer reads).
+    if (grow_hint) {
+      auto limit = read_buffer_size * (frame_remaining() > cap ? 4 : 1);
+      if (cap < limit) cap = std::min(cap * 2, limit);
+      grow_hint = false;
+    }
+    // Room for a few frames of the size left unparsed: reads fill the
+    // buffer and leave a frame begun at its end, which is moved to the
+    // front before the next read; the more frames a read brings, the less
+    // of every frame is moved.  (At most keep_limit() + read_buffer_size:
+    // a header alone must not make us allocate much more than it announces.)
+    if (wanted > cap / 4)
+      cap = std::max(cap, std::min(4 * wanted, keep_limit() + read_buffer_size));
+    reshape_read_buffer(rbuf, rcap, rbegin, rend, cap, wanted > have ? wanted - have : 0);
+  }
 
   // ---- receive ----------------------------------------------------------
 
@@ -593,8 +647,9 @@ struct ws_protocol::impl {
   }
 };
 
-ws_protocol::ws_protocol(role r, std::size_t max_message, std::size_t fragment_size)
-    : impl_(std::make_unique<impl>(r, max_message, fragment_size)) {}
+ws_protocol::ws_protocol(role r, std::size_t max_message, std::size_t fragment_size,
+                         std::size_t read_buffer_size)
+    : impl_(std::make_unique<impl>(r, max_message, fragment_size, read_buffer_size)) {}
 ws_protocol::~ws_protocol() = default;
 // The moved-from engine must not keep a view of the messages it gave away.
 ws_protocol::ws_protocol(ws_protocol&& o) noexcept
@@ -635,16 +690,33 @@ std::size_t ws_protocol::parse(std::span<const std::byte> in, std::byte* writabl
   return used;
 }
 
-void ws_protocol::feed(std::span<const std::byte> in, std::vector<std::byte>& out) {
+std::span<std::byte> ws_protocol::input_space() {
+  auto& s = *impl_;
+  if (s.discarding) {
+    if (!s.aside) s.aside.reset(new std::byte[impl::aside_size]);
+    return {s.aside.get(), impl::aside_size};
+  }
+  s.make_room();
+  return {s.rbuf.get() + s.rend, s.rcap - s.rend};
+}
+
+void ws_protocol::commit_input(std::size_t n, std::vector<std::byte>& out) {
+  auto& s = *impl_;
+  if (s.discarding) {
+    parse({s.aside.get(), n}, nullptr, 0, out);
+    return;
+  }
+  if (s.rend == 0 && n == s.rcap) s.grow_hint = true; // (a read into the whole buffer)
+  s.rend += n;
+  auto* unparsed = s.rbuf.get() + s.rbegin;
+  s.rbegin += parse({unparsed, s.rend - s.rbegin}, unparsed, s.keep_limit(), out);
+}
+
+// Copied into the arena, not kept in place: these bytes may be more than
+// the input buffer holds before its first reshaping.
+void ws_protocol::prime(std::span<const std::byte> in, std::vector<std::byte>& out) {
   parse(in, nullptr, 0, out);
 }
-
-std::size_t ws_protocol::feed_in_place(std::span<std::byte> in, std::size_t keep,
-                                       std::vector<std::byte>& out) {
-  return parse(in, in.data(), keep, out);
-}
-
-std::size_t ws_protocol::unparsed_frame_size() const { return impl_->unparsed_size; }
 
 std::optional<message_view> ws_protocol::next_after_last() {
   impl_->next_ready = taken_;
@@ -655,7 +727,15 @@ std::optional<message_view> ws_protocol::next_after_last() {
 
 std::error_code ws_protocol::receive_error() const { return impl_->receive_error; }
 
-void ws_protocol::discard_messages() { impl_->discarding = true; }
+void ws_protocol::discard_messages(std::vector<std::byte>& out) {
+  auto& s = *impl_;
+  if (s.discarding) return;
+  s.discarding = true;
+  if (s.rend > s.rbegin) parse({s.rbuf.get() + s.rbegin, s.rend - s.rbegin}, nullptr, 0, out);
+  s.rbegin = s.rend;
+}
+
+bool ws_protocol::discarding() const { return impl_->discarding; }
 
 void ws_protocol::stop_receiving(std::error_code why) {
   if (!impl_->receive_error) impl_->receive_error = why;
@@ -709,16 +789,12 @@ bool ws_protocol::close_received() const {
 std::uint16_t ws_protocol::peer_close_code() const { return impl_->peer_code; }
 std::string_view ws_protocol::peer_close_reason() const { return impl_->peer_reason; }
 
-std::uint64_t ws_protocol::frame_remaining() const {
-  auto& s = *impl_;
-  return s.in_payload && !(s.opcode & 0x08) ? s.remaining : 0;
-}
-
 bool ws_protocol::take_pong() { return std::exchange(impl_->pong, false); }
 
 std::size_t ws_protocol::buffered_bytes() const {
-  return impl_->arena.capacity() + impl_->ready.capacity() * sizeof(ready_message) +
-         impl_->control.capacity();
+  auto& s = *impl_;
+  return s.rcap + (s.aside ? impl::aside_size : 0) + s.arena.capacity() +
+         s.ready.capacity() * sizeof(ready_message) + s.control.capacity();
 }
 
 bool is_valid_utf8(std::span<const std::byte> s) noexcept {

@@ -1,6 +1,7 @@
 // Private: the compiled WebSocket protocol engine (RFC 6455 framing on wslay)
-// that websocket<Stream> drives.  It does no I/O: bytes read from the stream
-// go in through feed(), frames to write come out appended to a byte vector.
+// that websocket<Stream> drives.  It does no I/O: it owns the input buffer,
+// which the stream reads into (input_space(), commit_input()); frames to
+// write come out appended to a byte vector.
 // Keeping wslay behind this class is what keeps <wslay/wslay.h> out of the
 // public headers and the framing code out of every template instantiation.
 #pragma once
@@ -32,24 +33,28 @@ class ws_protocol {
 public:
   enum class role : unsigned char { server, client };
 
-  ws_protocol(role r, std::size_t max_message, std::size_t fragment_size);
+  /// `read_buffer_size`: the largest read (options::read_buffer_size); the
+  /// input buffer starts at 4 KiB and grows to it, and binary frames of up
+  /// to four times it are kept whole in it.
+  ws_protocol(role r, std::size_t max_message, std::size_t fragment_size,
+              std::size_t read_buffer_size);
   ~ws_protocol();
   ws_protocol(ws_protocol&&) noexcept;
   ws_protocol& operator=(ws_protocol&&) noexcept;
 
-  /// Parses all of `in`.  Complete messages become available from next();
-  /// automatic replies (pong, the close echo, a close for a protocol
-  /// violation) are appended to `out`.
-  void feed(std::span<const std::byte> in, std::vector<std::byte>& out);
-  /// As feed(), without copying whole messages: a frame that is a whole
-  /// message is unmasked where it lies in `in` and handed out from there,
-  /// so `in` must stay untouched until next() has returned nothing.  At
-  /// the end, an incomplete frame header, or an incomplete binary frame
-  /// of at most `keep` bytes, is left unparsed: returns how many bytes
-  /// were used, and unparsed_frame_size() is the size of the frame left
-  /// (0 if none; for a header, the most a header can take).
-  std::size_t feed_in_place(std::span<std::byte> in, std::size_t keep, std::vector<std::byte>& out);
-  std::size_t unparsed_frame_size() const;
+  /// Where the next read goes: room after the input not parsed yet.  The
+  /// buffer is moved or grown only here, so call it once next() returned
+  /// nothing (messages are handed out from it).
+  std::span<std::byte> input_space();
+  /// `n` bytes were read into input_space(): parses them.  Complete
+  /// messages become available from next(); automatic replies (pong, the
+  /// close echo, a close for a protocol violation) are appended to `out`.
+  /// A frame that is a whole message is unmasked where it was read and
+  /// handed out from there; a binary frame a read cut, of up to four times
+  /// read_buffer_size, waits there for its rest.
+  void commit_input(std::size_t n, std::vector<std::byte>& out);
+  /// Bytes that came with the opening handshake, parsed as if read.
+  void prime(std::span<const std::byte> in, std::vector<std::byte>& out);
 
   /// The next complete message, or nothing.  The view stays valid until the
   /// next call of next() or feed().  Inline: a pipelined read hands out many
@@ -75,10 +80,12 @@ public:
   /// Why no more messages will come once the ready ones are taken; empty
   /// while the connection is open.
   std::error_code receive_error() const;
-  /// From now on data messages are parsed and dropped, and the message
-  /// next() returned last stays valid (close() reads for the peer's close
-  /// frame this way).
-  void discard_messages();
+  /// From now on data messages are parsed and dropped, what was read and
+  /// not parsed yet included, and reads go to a small buffer of their own:
+  /// the message next() returned last stays valid (close() reads for the
+  /// peer's close frame this way).  Replies go to `out`.
+  void discard_messages(std::vector<std::byte>& out);
+  bool discarding() const;
   /// Ends receiving locally (receive_error() becomes `why` if it was empty).
   void stop_receiving(std::error_code why);
 
@@ -99,9 +106,6 @@ public:
   /// The peer's close frame: code (1005 when it had none) and reason.
   std::uint16_t peer_close_code() const;
   std::string_view peer_close_reason() const;
-  /// Payload bytes of the data frame being received that have not arrived
-  /// yet (0 between frames).
-  std::uint64_t frame_remaining() const;
   /// True if a pong arrived since the last call.
   bool take_pong();
   /// Bytes of heap the engine holds now (for the idle-memory figures).
