@@ -4,6 +4,7 @@
 //   echo_server --listen "tcp://127.0.0.1:7000?framing=raw" bytes exactly as received
 //   echo_server --listen udp://127.0.0.1:7000               one datagram, one echo
 //   echo_server --listen ws://127.0.0.1:7000/echo           text as text, binary as binary
+//   echo_server --listen unix:///tmp/echo.sock              a Unix-domain socket (file mode 0660)
 //   echo_server --listen tls://127.0.0.1:7000 --cert server.pem --key server.key
 //   echo_server --listen wss://127.0.0.1:7000/echo --cert server.pem --key server.key
 //

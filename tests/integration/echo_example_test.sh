@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The echo example as a user runs it: echo_server and echo_client binaries,
-# plus a plain socket client for ?framing=raw, and tls:// / wss:// with
+# plus a plain socket client for ?framing=raw, unix://, and tls:// / wss:// with
 # certificates made by the openssl command.  Usage: echo_example_test.sh BIN_DIR
 set -euo pipefail
 bin=$1
@@ -58,6 +58,19 @@ start_server "udp://127.0.0.1:0" --drop-every 10
 timeout 60 "$bin/echo_client" --connect "udp://127.0.0.1:$port" --messages 100 --timeout-ms 100 >"$log/out"
 grep -q "lost 10 of 100" "$log/out" || { echo "FAIL: expected 10 lost: $(cat "$log/out")"; exit 1; }
 kill -INT "$server"; wait "$server"
+
+# unix://: a socket file with its mode, removed when the server stops
+sock=$log/echo.sock
+: >"$log/server.out"
+"$bin/echo_server" --listen "unix://$sock?mode=0600" >"$log/server.out" 2>"$log/server.err" &
+server=$!
+for _ in $(seq 100); do grep -q "listening on unix://" "$log/server.out" && break; sleep 0.05; done
+[ "$(stat -c %a "$sock")" = 600 ] || { echo "FAIL: $sock has mode $(stat -c %a "$sock")"; exit 1; }
+timeout 60 "$bin/echo_client" --connect "unix://$sock" --messages 2000 --concurrency 4 --size 100
+expect_exit 1 "$bin/echo_server" --listen "unix://$sock" # a live server's socket is not taken over
+grep -q "a server is listening on" "$log/out"
+kill -INT "$server"; wait "$server"
+[ ! -e "$sock" ] || { echo "FAIL: $sock is still there after the server stopped"; exit 1; }
 
 # errors a user can act on
 expect_exit 2 "$bin/echo_client" --connect "tcp:/127.0.0.1:1"
