@@ -283,24 +283,6 @@ TEST_CASE("sending to a closed port reports connection_refused", "[integration][
   }(port));
 }
 
-TEST_CASE("udp over IPv6 loopback", "[integration][udp]") {
-  coronet::server server;
-  if (!server.start("udp://[::1]:0", echo)) {
-    WARN("no IPv6 loopback here");
-    return;
-  }
-  asio::io_context io;
-  run(io, [](std::string url) -> asio::awaitable<void> {
-    auto ch = co_await coronet::connect(url);
-    REQUIRE(ch);
-    CHECK_THAT(ch->remote(), Catch::StartsWith("[::1]:"));
-    co_await ch->send(coronet::message_view("v6"));
-    auto m = co_await receive_within(*ch, 2s);
-    REQUIRE(m);
-    CHECK(m->text() == "v6");
-  }("udp://[::1]:" + std::to_string(server.port())));
-}
-
 TEST_CASE("a listener joined to a multicast group on loopback", "[integration][udp]") {
   asio::io_context io;
   coronet::options o;

@@ -6,8 +6,8 @@
 #include <coronet/framed.hpp>
 #include <coronet/memory_stream.hpp>
 
-#include "../../support/echo.hpp"
-#include "../../support/run.hpp"
+#include "../support/echo.hpp"
+#include "../support/run.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -3,7 +3,7 @@
 #include <coronet/framed.hpp>
 #include <coronet/memory_stream.hpp>
 
-#include "../../support/run.hpp"
+#include "../support/run.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
 

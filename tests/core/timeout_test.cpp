@@ -1,7 +1,7 @@
 // with_timeout(): a deadline for operations that have none of their own.
 #include <coronet/timeout.hpp>
 
-#include "../../support/run.hpp"
+#include "../support/run.hpp"
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/experimental/as_tuple.hpp>

@@ -312,25 +312,6 @@ TEST_CASE("server idle timeout closes a silent connection", "[integration][tcp]"
   }(f.url()));
 }
 
-TEST_CASE("IPv6 loopback", "[integration][tcp]") {
-  coronet::server server;
-  auto started = server.start("tcp://[::1]:0", echo);
-  if (!started) {
-    WARN("no IPv6 loopback here: " << started.error().message());
-    return;
-  }
-  asio::io_context io;
-  run(io, [](std::string url) -> asio::awaitable<void> {
-    auto ch = co_await coronet::connect(url);
-    REQUIRE(ch);
-    CHECK_THAT(ch->remote(), Catch::StartsWith("[::1]:"));
-    co_await ch->send(coronet::message_view("six"));
-    auto r = co_await receive_within(*ch, 5s);
-    REQUIRE(r);
-    CHECK(r->text() == "six");
-  }("tcp://[::1]:" + std::to_string(server.port())));
-}
-
 TEST_CASE("listening on a port in use fails", "[integration][tcp]") {
   echo_fixture f;
   coronet::server second;

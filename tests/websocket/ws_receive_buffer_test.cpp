@@ -8,7 +8,7 @@
 #include <coronet/timeout.hpp>
 #include <coronet/websocket.hpp>
 
-#include "../../support/run.hpp"
+#include "../support/run.hpp"
 
 #include <asio/detached.hpp>
 #include <asio/write.hpp>

@@ -1,7 +1,7 @@
 #include <coronet/codec.hpp>
 #include <coronet/error.hpp>
 
-#include "../../support/run.hpp"
+#include "../support/run.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -5,7 +5,7 @@
 
 #include <asio/detached.hpp>
 
-#include "../../support/run.hpp"
+#include "../support/run.hpp"
 
 #include <catch2/catch.hpp>
 
