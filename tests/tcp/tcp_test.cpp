@@ -4,6 +4,7 @@
 #include <coronet/tcp.hpp>
 
 #include "../support/echo.hpp"
+#include "../support/echo_suite.hpp"
 #include "../support/run.hpp"
 
 #include <asio/ip/tcp.hpp>
@@ -437,4 +438,10 @@ TEST_CASE("a handler can stop its own server", "[integration][tcp]") {
   }(f.url()));
   f.server.wait();
   CHECK(f.server.connections() == 0u);
+}
+
+TEST_CASE("tcp: the echo suite every transport passes", "[integration][tcp]") {
+  echo_fixture f;
+  asio::io_context io;
+  coronet::test::check_echo_suite(io, f.url());
 }

@@ -7,6 +7,7 @@
 #include <coronet/websocket.hpp>
 
 #include "../support/echo.hpp"
+#include "../support/echo_suite.hpp"
 #include "../support/run.hpp"
 #include "../support/test_pki.hpp"
 
@@ -357,4 +358,14 @@ TEST_CASE("tls: a plaintext client against a TLS port and a TLS client against p
   auto ec = try_echo("tls://localhost:" + std::to_string(plain.port()), o);
   CHECK(ec);
   CHECK(ec != coronet::errc::timeout);
+}
+
+TEST_CASE("tls: the echo suite every transport passes, over tls:// and wss://",
+          "[integration][tls]") {
+  auto& p = shared_pki();
+  for (std::string scheme : {"tls", "wss"}) {
+    tls_server f(scheme, with_tls(p.server_tls()), scheme == "wss" ? "/echo" : "");
+    asio::io_context io;
+    coronet::test::check_echo_suite(io, f.url(), p.client());
+  }
 }

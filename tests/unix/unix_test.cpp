@@ -4,6 +4,7 @@
 #include <coronet/coronet.hpp>
 
 #include "../support/echo.hpp"
+#include "../support/echo_suite.hpp"
 #include "../support/run.hpp"
 
 #include <catch2/catch.hpp>
@@ -235,4 +236,13 @@ TEST_CASE("unix: errors a user meets say what is wrong", "[integration][unix]") 
     REQUIRE_FALSE(u);
     CHECK_THAT(why, Catch::Contains("unknown option \"nodelay\" for unix://"));
   }
+}
+
+TEST_CASE("unix: the echo suite every transport passes", "[integration][unix]") {
+  socket_dir dir;
+  auto url = "unix://" + dir.file("suite.sock");
+  coronet::server server;
+  REQUIRE(server.start(url, echo));
+  asio::io_context io;
+  coronet::test::check_echo_suite(io, url);
 }

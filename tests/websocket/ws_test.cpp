@@ -7,6 +7,7 @@
 #include <coronet/websocket.hpp>
 
 #include "../support/echo.hpp"
+#include "../support/echo_suite.hpp"
 #include "../support/run.hpp"
 
 #include <asio/detached.hpp>
@@ -511,4 +512,10 @@ TEST_CASE("ws: server stop ends busy connections promptly, with a clean close",
   // The server ended the connection with a close frame, not a reset or silence.
   CHECK(ended_with == coronet::errc::closed);
   CHECK(took < 2s);
+}
+
+TEST_CASE("ws: the echo suite every transport passes", "[integration][ws]") {
+  ws_fixture f;
+  asio::io_context io;
+  coronet::test::check_echo_suite(io, f.url());
 }
