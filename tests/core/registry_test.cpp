@@ -9,6 +9,7 @@
 #include <coronet/transport/stream_transport.hpp>
 
 #include "../support/echo_suite.hpp"
+#include "../support/log_capture.hpp"
 
 #include <asio/detached.hpp>
 #include <asio/experimental/channel.hpp>
@@ -22,6 +23,8 @@
 using coronet::test::echo;
 using coronet::test::run;
 using namespace std::chrono_literals;
+
+using coronet::test::log_capture;
 
 namespace {
 
@@ -131,15 +134,6 @@ struct echo_on {
       asio::co_spawn(ex, echo(std::move(*ch)), asio::detached);
     }
   }
-};
-
-struct log_capture {
-  std::vector<std::string> lines;
-  log_capture() {
-    coronet::set_log_sink(
-        [this](coronet::log_level, std::string_view m) { lines.emplace_back(m); });
-  }
-  ~log_capture() { coronet::set_log_sink(nullptr); }
 };
 
 } // namespace

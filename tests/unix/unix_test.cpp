@@ -5,6 +5,7 @@
 
 #include "../support/echo.hpp"
 #include "../support/echo_suite.hpp"
+#include "../support/log_capture.hpp"
 #include "../support/run.hpp"
 
 #include <catch2/catch.hpp>
@@ -20,6 +21,8 @@ using coronet::test::echo;
 using coronet::test::receive_within;
 using coronet::test::run;
 using namespace std::chrono_literals;
+
+using coronet::test::log_capture;
 
 namespace {
 
@@ -42,21 +45,6 @@ struct socket_dir {
 std::string abstract_name(const std::string& what) {
   return "@coronet-test-" + what + "-" + std::to_string(::getpid());
 }
-
-// Logged lines, for the errors that say why.
-struct log_capture {
-  std::vector<std::string> lines;
-  log_capture() {
-    coronet::set_log_sink(
-        [this](coronet::log_level, std::string_view m) { lines.emplace_back(m); });
-  }
-  ~log_capture() { coronet::set_log_sink(nullptr); }
-  bool mentions(std::string_view text) const {
-    for (auto& l : lines)
-      if (l.find(text) != std::string::npos) return true;
-    return false;
-  }
-};
 
 asio::awaitable<void> echo_once(std::string url, std::string text) {
   auto ch = co_await coronet::connect(url);

@@ -8,6 +8,7 @@
 
 #include "../support/echo.hpp"
 #include "../support/echo_suite.hpp"
+#include "../support/log_capture.hpp"
 #include "../support/run.hpp"
 
 #include <asio/detached.hpp>
@@ -236,8 +237,8 @@ TEST_CASE("ws: routes, subprotocols and the request hooks", "[integration][ws]")
 
 TEST_CASE("ws: routes conflict with a handler, websocket.paths or a URL path",
           "[integration][ws]") {
-  std::vector<std::string> logged;
-  coronet::set_log_sink([&](coronet::log_level, std::string_view m) { logged.emplace_back(m); });
+  coronet::test::log_capture log;
+  auto& logged = log.lines;
   auto start = [](std::string url, coronet::connection_handler h, coronet::server_options o) {
     coronet::server s;
     return s.start(url, std::move(h), std::move(o));
@@ -276,7 +277,6 @@ TEST_CASE("ws: routes conflict with a handler, websocket.paths or a URL path",
     REQUIRE(logged.size() == 1);
     CHECK_THAT(logged[0], Catch::Contains("no handler"));
   }
-  coronet::set_log_sink(nullptr);
 }
 
 TEST_CASE("ws: bad upgrade requests get the right status", "[integration][ws]") {

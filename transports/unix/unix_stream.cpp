@@ -1,6 +1,7 @@
 #include "unix_stream.hpp"
 
 #include <coronet/error.hpp>
+#include <coronet/transport/socket_io.hpp>
 
 #include <sys/socket.h>
 
@@ -30,24 +31,11 @@ std::string unix_stream::remote() const {
 }
 
 std::size_t unix_stream::try_write_some(asio::const_buffer buf, std::error_code& ec) {
-  // MSG_NOSIGNAL: a peer that went away is an error code, never SIGPIPE.
-  ssize_t n = ::send(socket_.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n < 0) {
-    ec = std::error_code(errno, asio::error::get_system_category());
-    return 0;
-  }
-  ec = {};
-  return static_cast<std::size_t>(n);
+  return try_send_some(socket_.native_handle(), buf, ec);
 }
 
 std::size_t unix_stream::try_read_some(asio::mutable_buffer buf, std::error_code& ec) {
-  ssize_t n = ::recv(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
-  if (n < 0) {
-    ec = std::error_code(errno, asio::error::get_system_category());
-    return 0;
-  }
-  ec = {};
-  return static_cast<std::size_t>(n);
+  return try_receive_some(socket_.native_handle(), buf, ec);
 }
 
 } // namespace coronet::transports
