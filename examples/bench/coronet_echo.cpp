@@ -4,6 +4,7 @@
 #include <coronet/framed.hpp>
 #include <coronet/listener.hpp>
 #include <coronet/tcp.hpp>
+#include <coronet/url.hpp>
 #include <coronet/websocket.hpp>
 
 #include <asio/co_spawn.hpp>
@@ -119,7 +120,7 @@ coronet::result<asio_service> serve_coronet_concrete_ws_echo(asio::io_context& c
   auto acceptor = std::make_shared<coronet::tcp_acceptor>(std::move(*opened));
   auto port = acceptor->port();
   asio::co_spawn(ctx, accept_concrete_ws(acceptor, config, failures), failures.handler());
-  return asio_service{port, [acceptor] { acceptor->close(); }};
+  return asio_service{.port = port, .stop_accepting = [acceptor] { acceptor->close(); }};
 }
 
 coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx,
@@ -129,9 +130,12 @@ coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx,
   auto listening = coronet::listen(ctx.get_executor(), url, o);
   if (!listening) return coronet::fail(listening.error());
   auto listener = std::make_shared<coronet::listener>(std::move(*listening));
-  auto port = listener->port();
+  asio_service service{.port = listener->port(),
+                       .stop_accepting = [listener] { listener->close(); }};
+  // A unix:// listener has no port; its address is the URL's path.
+  if (auto u = coronet::parse_url(url); u && u->scheme == "unix") service.unix_path = u->path;
   asio::co_spawn(ctx, accept_channels(listener, failures), failures.handler());
-  return asio_service{port, [listener] { listener->close(); }};
+  return service;
 }
 
 coronet::result<asio_service>
@@ -142,7 +146,7 @@ serve_coronet_udp_channel_echo(asio::io_context& ctx, failure_log& failures, std
   auto live = std::make_shared<live_peers>();
   auto port = listener->port();
   asio::co_spawn(ctx, accept_peers(listener, live, failures), failures.handler());
-  return asio_service{port, [listener, live] {
+  return asio_service{.port = port, .stop_accepting = [listener, live] {
                         listener->close();
                         live->stop();
                       }};
@@ -164,5 +168,5 @@ coronet::result<asio_service> serve_coronet_concrete_raw_echo(asio::io_context& 
   auto acceptor = std::make_shared<coronet::tcp_acceptor>(std::move(*opened));
   auto port = acceptor->port();
   asio::co_spawn(ctx, accept_concrete(acceptor, config, failures), failures.handler());
-  return asio_service{port, [acceptor] { acceptor->close(); }};
+  return asio_service{.port = port, .stop_accepting = [acceptor] { acceptor->close(); }};
 }

@@ -17,7 +17,8 @@
 #include <string_view>
 
 /// Echo over coronet::listen(url) and coronet::channel; `url` is a
-/// tcp://127.0.0.1:0 URL, its ?framing= picks the codec.
+/// stream URL on 127.0.0.1 port 0 (tcp://, ws://, tls://...), or a unix://
+/// one, whose path becomes the service's unix_path; ?framing= picks the codec.
 coronet::result<asio_service> serve_coronet_channel_echo(asio::io_context& ctx,
                                                          failure_log& failures,
                                                          std::string_view url,

@@ -1,8 +1,8 @@
 #include "echo_server.hpp"
 
-#include "beast_ws_echo.hpp"
-#include "epoll_echo.h"
-#include "mmsg_echo.h"
+#include "reference/beast_ws_echo.hpp"
+#include "reference/epoll_echo.h"
+#include "reference/mmsg_echo.h"
 
 #include <asio/post.hpp>
 
@@ -52,6 +52,7 @@ public:
   }
 
   std::uint16_t port() const override { return service_.port; }
+  std::string unix_path() const override { return service_.unix_path; }
   thread_usage usage() const override { return thread_->usage(); }
 
   std::string stop(std::chrono::milliseconds grace) override {

@@ -1,10 +1,10 @@
 // echo_server: one echo server under test, running on its own thread.
 //
-// The bench starts a server, points the load generator at its port, reads
-// the server thread's CPU clock around the measured interval, and stops it
-// once the generator has closed its connections.  Every implementation runs
-// its whole event loop on that one thread, so the thread's CPU time is the
-// server's whole cost.
+// The bench starts a server, points the load generator at its port (or at
+// its Unix socket), reads the server thread's CPU clock around the measured
+// interval, and stops it once the generator has closed its connections.
+// Every implementation runs its whole event loop on that one thread, so the
+// thread's CPU time is the server's whole cost.
 //
 // Asio-based servers (plain Asio and coronet) share one host: an
 // asio::io_context(1) on a server_thread.  Each brings only an
@@ -31,7 +31,13 @@ class echo_server {
 public:
   virtual ~echo_server() = default;
 
+  /// The TCP or UDP port it listens on, on 127.0.0.1 (0 for a Unix socket).
   virtual std::uint16_t port() const = 0;
+
+  /// The Unix socket it listens on, written as in a unix:// URL: a file
+  /// path, or "@name" for a name in Linux's abstract namespace (whose
+  /// sun_path is a NUL byte, then the name).  Empty if it listens on a port.
+  virtual std::string unix_path() const { return {}; }
 
   /// What the server's thread has used so far.
   virtual thread_usage usage() const = 0;
@@ -66,14 +72,16 @@ private:
 /// What an Asio-based server hands its host once it is listening.
 struct asio_service {
   std::uint16_t port = 0;
+  std::string unix_path = {}; ///< instead of a port; see echo_server::unix_path()
   /// Closes the acceptor; run on the io_context's thread.  The server's
   /// connections end by themselves when the load generator closes them.
   /// (UDP peers never close: a UDP server ends its peers here.)
   std::function<void()> stop_accepting;
 };
 
-/// Binds on 127.0.0.1 port 0 and co_spawns the accept loop on `ctx` (which
-/// is not running yet), reporting task failures to `failures`.
+/// Binds on 127.0.0.1 port 0 (or on a Unix socket) and co_spawns the accept
+/// loop on `ctx` (which is not running yet), reporting task failures to
+/// `failures`.
 using asio_service_factory =
     std::function<coronet::result<asio_service>(asio::io_context& ctx, failure_log& failures)>;
 

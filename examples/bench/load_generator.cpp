@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -21,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace {
@@ -243,29 +245,61 @@ private:
     return true;
   }
 
+  bool over_unix() const { return !config_.unix_path.empty(); }
+
+  // Where the server listens, for messages.
+  std::string server_name() const {
+    return over_unix() ? config_.unix_path : "127.0.0.1:" + std::to_string(config_.port);
+  }
+
+  // The server's socket address: 127.0.0.1:port, or the Unix socket (an
+  // abstract name's sun_path is a NUL byte, then the name, counted by the
+  // address length rather than ended by a NUL).
+  std::string server_address(sockaddr_storage& to, socklen_t& size) const {
+    to = {};
+    if (!over_unix()) {
+      auto& in = reinterpret_cast<sockaddr_in&>(to);
+      in.sin_family = AF_INET;
+      in.sin_port = htons(config_.port);
+      in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      size = sizeof in;
+      return {};
+    }
+    auto& un = reinterpret_cast<sockaddr_un&>(to);
+    const auto& path = config_.unix_path;
+    if (path.size() >= sizeof un.sun_path) return "Unix socket address too long: " + path;
+    un.sun_family = AF_UNIX;
+    path.copy(un.sun_path, path.size());
+    if (path.front() == '@') un.sun_path[0] = '\0';
+    size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+    return {};
+  }
+
   // A non-blocking connect awaited with poll(), so that a server that never
-  // accepts cannot hold the generator past the deadline.
+  // accepts cannot hold the generator past the deadline.  (A Unix socket
+  // connects at once, or fails with EAGAIN if the server's backlog is full.)
   std::string connect_one(connection& c, clock_type::time_point deadline) {
-    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_storage to;
+    socklen_t to_size = 0;
+    if (auto why = server_address(to, to_size); !why.empty()) return why;
+    c.fd = ::socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c.fd < 0) return errno_text("socket");
-    int one = 1;
-    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(config_.port);
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0) return {};
-    if (errno != EINPROGRESS) return errno_text("connect");
+    if (!over_unix()) {
+      int one = 1;
+      ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&to), to_size) == 0) return {};
+    if (int e = errno; e != EINPROGRESS)
+      return "connect to " + server_name() + ": " + std::strerror(e);
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock_type::now());
     pollfd p{c.fd, POLLOUT, 0};
     int ready = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
-    if (ready == 0) return "connect to 127.0.0.1:" + std::to_string(config_.port) + " timed out";
+    if (ready == 0) return "connect to " + server_name() + " timed out";
     if (ready < 0) return errno_text("poll");
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0)
-      return "connect to 127.0.0.1:" + std::to_string(config_.port) + ": " + std::strerror(err);
+    if (err != 0) return "connect to " + server_name() + ": " + std::strerror(err);
     return {};
   }
 

@@ -1,4 +1,5 @@
-// load_generator: drives an echo server on 127.0.0.1 and measures it.
+// load_generator: drives an echo server on 127.0.0.1 (or on a Unix stream
+// socket) and measures it.
 //
 // One thread, non-blocking sockets, level-triggered epoll.  Each of
 // `connections` connections keeps `in_flight` messages outstanding: when the
@@ -56,7 +57,11 @@ enum class wire_framing {
 };
 
 struct load_config {
-  std::uint16_t port = 0;        ///< on 127.0.0.1
+  /// Where the server listens: `port` on 127.0.0.1, or, when `unix_path` is
+  /// not empty, that Unix stream socket (stream framings only): a file
+  /// path, or "@name" in Linux's abstract namespace, as in a unix:// URL.
+  std::uint16_t port = 0;
+  std::string unix_path;
   int connections = 1;           ///< with datagrams: peers, one UDP socket each
   int in_flight = 1;             ///< messages outstanding per connection
   std::size_t message_size = 64; ///< payload bytes per message

@@ -26,6 +26,9 @@ constexpr target targets[] = {
     {"pipelined-64", "coronet-channel-length", "coronet-channel-raw", metric::messages_per_second,
      0.90},
     {"", "coronet-channel-raw", "coronet-concrete-raw", metric::messages_per_second, 0.95},
+    // Unix sockets: the same echo loop over unix:// against plain Asio over
+    // asio::local::stream_protocol.
+    {"pipelined-64", "coronet-channel-unix", "asio-plain-unix", metric::messages_per_second, 0.95},
     // WebSocket against coronet's own raw TCP echo: framing costs little
     // when every frame one read produces goes out in one write; a 64 KiB
     // ping-pong waits for whole messages, so about 0.55 is its ceiling.

@@ -13,6 +13,7 @@
 #include <vector>
 
 /// What a scenario's traffic runs over; only the servers for it run in it.
+/// `tcp` is a byte stream: servers on a Unix stream socket run there too.
 enum class transport_protocol { tcp, udp };
 
 struct scenario {

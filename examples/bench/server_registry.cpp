@@ -1,10 +1,22 @@
 #include "server_registry.hpp"
 
 #include "coronet_echo.hpp"
-#include "plain_asio_echo.hpp"
-#include "plain_asio_udp_echo.hpp"
+#include "reference/plain_asio_echo.hpp"
+#include "reference/plain_asio_udp_echo.hpp"
+
+#include <string>
+
+#include <unistd.h>
 
 namespace {
+
+// The Unix socket of `row`: a name in Linux's abstract namespace, so that
+// no file is left behind, unique per process so that two benches can run
+// at once.  One server runs at a time, so a row's name is free again when
+// its next run starts.
+std::string abstract_name(std::string_view row) {
+  return "coronet-bench-" + std::to_string(::getpid()) + "-" + std::string(row);
+}
 
 const server_kind kinds[] = {
     {"epoll-c", "raw epoll in C (the floor)", wire_framing::raw,
@@ -29,6 +41,21 @@ const server_kind kinds[] = {
                                 [](asio::io_context& ctx, failure_log& f) {
                                   return serve_coronet_channel_echo(ctx, f, "tcp://127.0.0.1:0");
                                 });
+     }},
+    {"asio-plain-unix", "asio-plain over a Unix socket (asio::local::stream_protocol)",
+     wire_framing::raw,
+     [](int cpu) {
+       return start_asio_server("asio-plain-unix", cpu, [](asio::io_context& ctx, failure_log& f) {
+         return serve_plain_asio_unix_echo(ctx, f, abstract_name("asio-plain-unix"));
+       });
+     }},
+    {"coronet-channel-unix", "coronet::channel over unix://@...?framing=raw", wire_framing::raw,
+     [](int cpu) {
+       return start_asio_server(
+           "coronet-channel-unix", cpu, [](asio::io_context& ctx, failure_log& f) {
+             return serve_coronet_channel_echo(
+                 ctx, f, "unix://@" + abstract_name("coronet-channel-unix") + "?framing=raw");
+           });
      }},
     {"coronet-channel-ws", "coronet::channel over ws:// (masked binary frames in)",
      wire_framing::websocket,

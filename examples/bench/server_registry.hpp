@@ -26,7 +26,8 @@ struct server_kind {
 std::span<const server_kind> server_kinds();
 
 /// The scenarios a server runs in: UDP servers (datagram framing) in UDP
-/// scenarios, the others in TCP ones.
+/// scenarios, the others -- byte streams over TCP or a Unix socket -- in the
+/// stream ones (transport_protocol::tcp).
 inline transport_protocol protocol_of(const server_kind& k) {
   return k.framing == wire_framing::datagram ? transport_protocol::udp : transport_protocol::tcp;
 }

@@ -1,9 +1,11 @@
-// transport_bench: coronet's TCP and UDP endpoints side by side with plain
-// Asio and raw C servers, under the same load generator, on loopback.
+// transport_bench: coronet's TCP, Unix-socket and UDP endpoints side by side
+// with plain Asio and raw C servers, under the same load generator, on
+// loopback.
 //
 //   transport_bench --quick                  # ~0.4 s per row, for CI
 //   transport_bench --scenario pipelined-64 --server asio-plain --server coronet-channel-raw
 //   transport_bench --scenario udp-32peers-64
+//   transport_bench --scenario pipelined-64 --server asio-plain-unix --server coronet-channel-unix
 //
 // Exit status: 0 unless an echo was wrong or a server failed (to start, in
 // a task, or to stop).  Missed performance targets and lost datagrams do
@@ -83,6 +85,7 @@ measurement run_once(const scenario& s, const server_kind& kind, const run_setti
   thread_usage server_begin, server_end, generator_begin, generator_end;
   load_config config{
       .port = server.port(),
+      .unix_path = server.unix_path(),
       .connections = s.connections,
       .in_flight = s.in_flight,
       .message_size = s.message_size,
@@ -216,7 +219,7 @@ int main(int argc, char** argv) {
     if (std::none_of(servers.begin(), servers.end(),
                      [&](const server_kind* k) { return protocol_of(*k) == s.protocol; })) {
       std::printf("\n%s: skipped, no selected server speaks %s\n", std::string(s.name).c_str(),
-                  s.protocol == transport_protocol::udp ? "UDP" : "TCP");
+                  s.protocol == transport_protocol::udp ? "UDP" : "a stream (TCP, Unix)");
       continue;
     }
     all.push_back(run_scenario(s, servers, settings, cpus, problems));

@@ -51,7 +51,7 @@ coronet::result<asio_service> serve_plain_asio_udp_echo(asio::io_context& ctx,
   if (ec) return coronet::fail(ec);
   auto port = socket->local_endpoint().port();
   asio::co_spawn(ctx, echo(socket), failures.handler());
-  return asio_service{port, [socket] {
+  return asio_service{.port = port, .stop_accepting = [socket] {
                         std::error_code ignored;
                         socket->close(ignored);
                       }};
