@@ -9,8 +9,9 @@ namespace {
 
 asio::awaitable<result<channel>> fail_now(std::error_code ec) { co_return fail(ec); }
 
-// The URL parsed, its transport found and its options applied; what is
-// wrong is logged (the error code alone cannot say which option).
+// The URL parsed, its transport found and its options applied.  The error
+// code cannot say which option is wrong: the sentence goes to the log at
+// debug level (parse_url(text, &why) gives it to a caller who asks).
 struct resolved {
   url u;
   options o;

@@ -36,7 +36,7 @@ bool any_item(std::string_view list, char sep, F f) {
 // A query component, percent-decoded; an escape that does not decode is
 // kept as it was sent, as browsers and servers do.
 std::string decode_component(std::string_view in) {
-  return percent_decode(in, true).value_or(std::string(in));
+  return *percent_decode(in, true, bad_escape::keep);
 }
 
 } // namespace

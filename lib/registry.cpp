@@ -42,9 +42,11 @@ registry& the_registry() {
   static std::once_flag builtins;
   if (!registering_builtins)
     std::call_once(builtins, [] {
-      registering_builtins = true;
+      struct flag { // reset even if a registration throws
+        flag() { registering_builtins = true; }
+        ~flag() { registering_builtins = false; }
+      } registering;
       detail::register_builtin_transports();
-      registering_builtins = false;
     });
   return r;
 }

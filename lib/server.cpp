@@ -49,13 +49,13 @@ result<void> take_routes(const url& u, const connection_handler& handler, server
   if (find_transport(u.scheme)->syntax != url_syntax::host_port_path)
     return refuse(text, "routes are by request path, and " + u.scheme + ":// has none");
   if (handler) return refuse(text, "both a handler and routes: pass nullptr as the handler");
-  if (!o.websocket.paths.empty())
-    return refuse(text, "both routes and websocket.paths: the routes' paths are the ones accepted");
+  if (!o.paths.empty())
+    return refuse(text, "both routes and paths: the routes' paths are the ones accepted");
   if (u.path != "/")
     return refuse(text, "both routes and a path in the URL: listen on \"/\" with routes");
   for (auto& [path, h] : o.routes) {
     if (!h) return refuse(text, "the route for " + path + " has no handler");
-    o.websocket.paths.push_back(path);
+    o.paths.push_back(path);
   }
   return {};
 }

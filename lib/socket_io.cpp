@@ -27,4 +27,8 @@ std::size_t try_receive_some(int fd, asio::mutable_buffer buf, std::error_code& 
   return static_cast<std::size_t>(n);
 }
 
+std::string address_text(const asio::ip::address& a, std::uint16_t port) {
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(port);
+}
+
 } // namespace coronet

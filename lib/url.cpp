@@ -99,14 +99,18 @@ result<void> parse_authority(std::string_view authority, const transport& t, url
 
 } // namespace
 
-std::optional<std::string> percent_decode(std::string_view in, bool plus_as_space) {
+std::optional<std::string> percent_decode(std::string_view in, bool plus_as_space, bad_escape bad) {
   std::string out;
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
+      int hi = i + 2 < in.size() ? hex_value(in[i + 1]) : -1;
+      int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
+      if (hi < 0 || lo < 0) {
+        if (bad == bad_escape::fail) return std::nullopt;
+        out.push_back('%');
+        continue;
+      }
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else if (in[i] == '+' && plus_as_space) {
@@ -147,8 +151,18 @@ std::string url::authority() const {
 }
 
 std::string url::to_string() const {
-  std::string s = scheme + "://" + authority();
-  if (!host.empty()) s += path;
+  std::string s = scheme + "://";
+  if (host.empty()) {
+    // A local address as parse_url() reads it back: '%', '?' and '#' escaped.
+    for (char c : path) {
+      if (c == '%' || c == '?' || c == '#')
+        s += percent_encode(std::string_view(&c, 1));
+      else
+        s += c;
+    }
+  } else {
+    s += authority() + path;
+  }
   char sep = '?';
   for (auto& [k, v] : query) {
     s += sep + percent_encode(k) + "=" + percent_encode(v);

@@ -4,7 +4,7 @@
 //   for (;;) {
 //     auto ch = co_await l->accept();
 //     if (!ch) break;                       // errc::closed after close()
-//     asio::co_spawn(ex, handle(std::move(*ch)), log_errors);
+//     asio::co_spawn(ex, handle(std::move(*ch)), coronet::log_failures("a handler"));
 //   }
 #pragma once
 

@@ -25,7 +25,9 @@ std::string_view to_string(log_level level) noexcept;
 using log_sink = std::function<void(log_level level, std::string_view message)>;
 
 /// Sends every message at `min_level` or above to `sink` (nullptr: the
-/// default stderr sink).  Safe to call from any thread.
+/// default stderr sink).  Safe to call from any thread; a call of the old
+/// sink that another thread began may still be running when it returns, so
+/// whatever the old sink uses must outlive that call.
 void set_log_sink(log_sink sink, log_level min_level = log_level::info);
 
 /// Hands `message` to the sink, if `level` is at the sink's minimum or above.

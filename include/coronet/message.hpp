@@ -65,6 +65,15 @@ concept has_info = requires(const E& e, const std::type_info& t) {
   { e.info(t) } -> std::same_as<const void*>;
 };
 
+/// The details of type T that an endpoint or stream keeps, or nullptr; on a
+/// concrete endpoint what channel::info<T>() is on a channel:
+///
+///   if (auto ws = coronet::info<coronet::websocket_info>(endpoint)) ...
+template <class T, has_info E>
+const T* info(const E& e) {
+  return static_cast<const T*>(e.info(typeid(T)));
+}
+
 /// What an endpoint or stream answers for a layer under it.
 template <class Next>
 const void* next_layer_info(const Next& next, const std::type_info& type) {

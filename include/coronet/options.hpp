@@ -79,9 +79,6 @@ struct websocket_options {
   std::chrono::milliseconds pong_timeout{10'000};
 
   // ---- server -----------------------------------------------------------
-  /// Paths accepted (exact match on the decoded path); others get 404.
-  /// Empty = the listen URL's path, or any path when that is "/".
-  std::vector<std::string> paths;
   /// Origin header values accepted (exact match, e.g. "https://example.com");
   /// others get 403.  Empty = any origin, and requests without one.
   std::vector<std::string> allowed_origins;
@@ -144,8 +141,15 @@ struct options {
   /// has no message size: its reads are at most read_buffer_size.
   std::size_t max_message = 64 * 1024 * 1024;
 
-  /// Framing for tcp:// and tls://; the URL's ?framing= wins.
+  /// Framing for the stream schemes (tcp://, tls://, unix://); the URL's
+  /// ?framing= wins.
   coronet::framing framing = framing::length_prefixed;
+
+  /// Listeners of schemes whose URLs have a path (ws://, wss://): the
+  /// request paths accepted (exact match on the decoded path); others are
+  /// refused (WebSocket: 404).  Empty = the listen URL's path, or any path
+  /// when that is "/".  A server with routes sets it from them.
+  std::vector<std::string> paths;
 
   /// Time allowed for resolve + TCP connect.  Zero = no limit.  (The TLS and
   /// WebSocket handshakes have their own: tls.handshake_timeout,

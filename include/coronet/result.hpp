@@ -4,7 +4,7 @@
 // and std::expected<T, std::error_code> otherwise (C++23).  Either way the
 // spelling at a call site is the same:
 //
-//   auto n = co_await stream.read_some(buf);
+//   auto n = co_await coronet::read_some(stream, buf);
 //   if (!n) co_return n.error();
 #pragma once
 

@@ -45,7 +45,7 @@ struct server_options : options {
   /// handler of its path, and requests for other paths get 404 at the
   /// handshake.  The routes are then the only place that says which paths
   /// and handlers there are: start() fails with errc::invalid_argument (the
-  /// reason logged) when a handler, websocket.paths or a URL path other than
+  /// reason logged) when a handler, options::paths or a URL path other than
   /// "/" is given too.
   std::vector<std::pair<std::string, connection_handler>> routes;
   /// serve() only: called once the port is bound (with the port, useful with port 0).

@@ -31,7 +31,9 @@ namespace coronet {
 /// means no deadline.  The result is always the operation's own: a value
 /// that arrives as the deadline passes is returned, not dropped, and a
 /// failure after the deadline (the cancellation) is errc::timeout.  The
-/// operation must honour per-operation cancellation, as coronet's do.
+/// operation must honour per-operation cancellation, as coronet's do.  A
+/// cancellation of the caller (an || around this, an outer deadline)
+/// cancels the operation too.
 template <class T>
 asio::awaitable<result<T>> with_timeout(asio::awaitable<result<T>> op,
                                         std::chrono::steady_clock::duration timeout) {
@@ -49,6 +51,11 @@ asio::awaitable<result<T>> with_timeout(asio::awaitable<result<T>> op,
     d->passed = true;
     d->cancel.emit(asio::cancellation_type::terminal);
   });
+  // The caller's cancellation reaches the operation through the same signal.
+  asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+  auto caller = state.slot();
+  if (caller.is_connected())
+    caller.assign([d](asio::cancellation_type type) { d->cancel.emit(type); });
   // (co_spawn wants a default-constructible value: an optional holds it.)
   auto run = [](asio::awaitable<result<T>> o) -> asio::awaitable<std::optional<result<T>>> {
     co_return co_await std::move(o);
@@ -57,6 +64,7 @@ asio::awaitable<result<T>> with_timeout(asio::awaitable<result<T>> op,
       ex, run(std::move(op)),
       asio::bind_cancellation_slot(d->cancel.slot(),
                                    asio::experimental::as_tuple(asio::use_awaitable)));
+  if (caller.is_connected()) caller.clear();
   d->timer.cancel();
   // (Cancelled between two operations, a coroutine throws at the next one.)
   if (d->passed && (e || !*r)) co_return fail(errc::timeout);

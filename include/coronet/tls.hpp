@@ -90,8 +90,7 @@ public:
       if (auto sent = co_await flush(); !sent) co_return fail(sent.error());
       if (!step) co_return fail(step.error());
       if (*step) {
-        info_ = {std::string(engine_->alpn()), engine_->peer_certificate(),
-                 engine_->peer_subject()};
+        handshake_done_ = true;
         co_return result<void>{};
       }
       auto space = engine_->input_space();
@@ -109,12 +108,16 @@ public:
     }
   }
 
-  /// The protocol ALPN chose, the peer's certificate: once the handshake is done.
-  const tls_info& details() const { return info_; }
-  /// tls_info, or what the stream under it keeps; see channel::info().
+  /// tls_info (once the handshake is done: made from the engine on the
+  /// first ask, so a connection never asked carries none), or what the
+  /// stream under it keeps; see channel::info() and coronet::info().
   const void* info(const std::type_info& type) const {
-    if (type == typeid(tls_info)) return &info_;
-    return next_layer_info(next_, type);
+    if (type != typeid(tls_info)) return next_layer_info(next_, type);
+    if (!handshake_done_) return nullptr;
+    if (!info_)
+      info_ = std::make_unique<tls_info>(tls_info{
+          std::string(engine_->alpn()), engine_->peer_certificate(), engine_->peer_subject()});
+    return info_.get();
   }
 
   /// shutdown_send: close_notify, then FIN.  No write may be in flight.
@@ -229,7 +232,10 @@ private:
   Stream next_;
   std::unique_ptr<detail::tls_engine> engine_;
   std::vector<std::byte> writing_; // ciphertext of the write in flight
-  tls_info info_;
+  // On the heap: a string member would make tls_stream unsafe to pass by
+  // value in a co_await expression under GCC 12 (docs/design.md).
+  mutable std::unique_ptr<tls_info> info_;
+  bool handshake_done_ = false;
 };
 
 // ---- composition points for transports over TLS on TCP (tls://, wss://) ----
@@ -240,8 +246,9 @@ using tls_tcp_stream = tls_stream<tcp_stream>;
 
 /// Connects to the URL's host and port (within o.connect_timeout) and runs
 /// the client's TLS handshake (within o.tls.handshake_timeout), verifying
-/// the server as o.tls says, offering `alpn` besides o.tls.alpn.
-asio::awaitable<result<tls_tcp_stream>> connect_tls(url u, options o,
+/// the server as o.tls says, offering `alpn` besides o.tls.alpn.  `u`
+/// must stay valid until it completes (as in `co_await connect_tls(u, ...)`).
+asio::awaitable<result<tls_tcp_stream>> connect_tls(const url& u, options o,
                                                     std::vector<std::string> alpn = {});
 
 /// Turns a TLS stream whose handshake is done into a channel.

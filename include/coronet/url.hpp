@@ -54,9 +54,16 @@ struct url {
 /// sentence saying what is wrong (for an unknown scheme: the registered ones).
 result<url> parse_url(std::string_view text, std::string* why = nullptr);
 
+/// What percent_decode() does with a '%' not followed by two hex digits.
+enum class bad_escape {
+  fail, ///< the whole decode fails (URLs coronet parses)
+  keep, ///< that '%' stays as it is, the rest is decoded (what peers send)
+};
+
 /// Decodes %XX escapes (and '+' as a space when `plus_as_space`, as in a
-/// query string).  Nothing for a '%' not followed by two hex digits.
-std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space = false);
+/// query string); see bad_escape for a malformed one.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space = false,
+                                          bad_escape bad = bad_escape::fail);
 
 /// Escapes every byte but the unreserved ones (RFC 3986: A-Z a-z 0-9 - . _ ~).
 std::string percent_encode(std::string_view s);

@@ -38,7 +38,6 @@
 
 #include <coronet/channel.hpp>
 #include <coronet/detail/event.hpp>
-#include <coronet/detail/read_buffer.hpp>
 #include <coronet/detail/use_result.hpp>
 #include <coronet/detail/write_queue.hpp>
 #include <coronet/detail/ws_handshake.hpp>
@@ -138,10 +137,9 @@ public:
   executor_type get_executor() { return st_->stream.get_executor(); }
   Stream& next_layer() { return st_->stream; }
 
-  /// The opening handshake: request path, headers, subprotocol.
-  const websocket_info& details() const { return st_->handshake; }
-  /// websocket_info, its http_request (what server routes go by), or what
-  /// the stream under it keeps (tls_info for wss://); see channel::info().
+  /// websocket_info (the opening handshake: request, subprotocol), its
+  /// http_request (what server routes go by), or what the stream under it
+  /// keeps (tls_info for wss://); see channel::info() and coronet::info().
   const void* info(const std::type_info& type) const {
     if (type == typeid(websocket_info)) return &st_->handshake;
     if (type == typeid(http_request)) return &st_->handshake.request;
@@ -482,7 +480,8 @@ accept_websocket(Stream s, std::shared_ptr<const endpoint_config> config,
     s.close();
     co_return fail(errc::handshake_failed);
   }
-  auto d = detail::decide_upgrade(std::string_view(head).substr(0, *n), wo, url_path, s.remote());
+  auto d = detail::decide_upgrade(std::string_view(head).substr(0, *n), wo, config->options.paths,
+                                  url_path, s.remote());
   auto written = co_await coronet::write(s, asio::buffer(d.response));
   if (!written) co_return fail(written.error());
   if (!d.upgrade) {
@@ -559,9 +558,10 @@ accept_websocket_channel(Stream s, std::shared_ptr<const endpoint_config> c, std
 /// The client's side: the upgrade for `u` (Host is its authority; the
 /// target its path and query, less coronet's own options) over the
 /// connected `s`, within websocket_options::handshake_timeout, as a channel.
+/// `u` must stay valid until it completes.
 template <stream Stream>
 asio::awaitable<result<channel>>
-connect_websocket_channel(Stream s, url u, std::shared_ptr<const endpoint_config> c) {
+connect_websocket_channel(Stream s, const url& u, std::shared_ptr<const endpoint_config> c) {
   auto host = u.authority();
   auto target = detail::websocket_target(u);
   auto timeout = c->options.websocket.handshake_timeout;

@@ -168,8 +168,8 @@ TEST_CASE("registry: a bad or duplicate registration is refused and says why", "
         coronet::register_transport({.scheme = "tcp", .connect = connect, .properties = props});
     REQUIRE_FALSE(r);
     CHECK(r.error() == coronet::errc::invalid_argument);
-    REQUIRE(log.lines.size() == 1);
-    CHECK_THAT(log.lines[0], Catch::Contains("\"tcp\"") && Catch::Contains("already registered"));
+    REQUIRE(log.lines().size() == 1);
+    CHECK_THAT(log.lines()[0], Catch::Contains("\"tcp\"") && Catch::Contains("already registered"));
     // ... and the first registration stays.
     CHECK(coronet::transport_properties("tcp://h:1")->reliable);
   }
@@ -177,12 +177,12 @@ TEST_CASE("registry: a bad or duplicate registration is refused and says why", "
     auto r = coronet::register_transport(
         {.scheme = "My_Scheme", .connect = connect, .properties = props});
     REQUIRE_FALSE(r);
-    CHECK_THAT(log.lines.at(0), Catch::Contains("lower-case letter"));
+    CHECK_THAT(log.lines().at(0), Catch::Contains("lower-case letter"));
   }
   SECTION("no connect function") {
     auto r = coronet::register_transport({.scheme = "noconnect", .properties = props});
     REQUIRE_FALSE(r);
-    CHECK_THAT(log.lines.at(0), Catch::Contains("no connect function"));
+    CHECK_THAT(log.lines().at(0), Catch::Contains("no connect function"));
     CHECK(coronet::find_transport("noconnect") == nullptr);
   }
   SECTION("a transport that cannot listen") {

@@ -5,6 +5,7 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -46,6 +47,21 @@ TEST_CASE("with_timeout: the operation's value, its deadline, or no deadline", "
     auto unbounded = co_await coronet::with_timeout(cancellable(30ms), 0s);
     REQUIRE(unbounded);
     CHECK(*unbounded == 7);
+  }());
+}
+
+TEST_CASE("with_timeout: the caller's cancellation cancels the operation", "[unit][timeout]") {
+  // An || around with_timeout: the timer wins after 20 ms, and the bounded
+  // operation, with 10 s of its own deadline left, is cancelled at once.
+  using namespace asio::experimental::awaitable_operators;
+  asio::io_context io;
+  run(io, []() -> asio::awaitable<void> {
+    auto start = std::chrono::steady_clock::now();
+    asio::steady_timer t(co_await asio::this_coro::executor, 20ms);
+    auto first = co_await (coronet::with_timeout(cancellable(10s), 10s) ||
+                           t.async_wait(asio::experimental::as_tuple(asio::use_awaitable)));
+    CHECK(first.index() == 1);
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
   }());
 }
 

@@ -1,4 +1,5 @@
 #include <coronet/error.hpp>
+#include <coronet/http.hpp>
 #include <coronet/transport/registry.hpp>
 #include <coronet/url.hpp>
 
@@ -109,4 +110,30 @@ TEST_CASE("an unknown scheme names the registered ones", "[unit][url]") {
   CHECK_THAT(why, Catch::Contains("unknown scheme \"http\""));
   for (auto& scheme : coronet::registered_schemes()) CHECK_THAT(why, Catch::Contains(scheme));
   CHECK_THAT(why, Catch::Contains("tcp, tls, udp"));
+}
+
+TEST_CASE("a local address survives to_string() and back", "[unit][url]") {
+  auto u = parse_url("unix:///tmp/a%3Fb%23c%25d.sock?framing=line");
+  REQUIRE(u);
+  CHECK(u->path == "/tmp/a?b#c%d.sock");
+  CHECK(u->to_string() == "unix:///tmp/a%3Fb%23c%25d.sock?framing=line");
+  auto again = parse_url(u->to_string());
+  REQUIRE(again);
+  CHECK(again->path == u->path);
+  CHECK(parse_url("unix://@name")->to_string() == "unix://@name");
+}
+
+TEST_CASE("percent_decode: strict for URLs, keeping bad escapes for what peers send",
+          "[unit][url]") {
+  CHECK(coronet::percent_decode("a%20b+c") == "a b+c");
+  CHECK(coronet::percent_decode("a%20b+c", true) == "a b c");
+  CHECK_FALSE(coronet::percent_decode("a%zzb%41"));
+  CHECK_FALSE(coronet::percent_decode("50%"));
+  CHECK(coronet::percent_decode("a%zzb%41", false, coronet::bad_escape::keep) == "a%zzbA");
+  CHECK(coronet::percent_decode("50%", false, coronet::bad_escape::keep) == "50%");
+  CHECK(coronet::percent_encode("a b/é") == "a%20b%2F%C3%A9");
+  coronet::http_request r;
+  r.query = "name=a%zz+b%21&x";
+  CHECK(r.query_value("name") == "a%zz b!");
+  CHECK(r.query_value("x") == "");
 }

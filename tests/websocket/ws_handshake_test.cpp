@@ -26,7 +26,8 @@ asio::awaitable<std::error_code> client_side(memory_stream s) {
   auto ws =
       co_await coronet::websocket_handshake(std::move(s), "example.com", "/chat?room=1", config());
   if (!ws) co_return ws.error();
-  if (ws->details().subprotocol != "chat") co_return coronet::errc::handshake_failed;
+  if (coronet::info<coronet::websocket_info>(*ws)->subprotocol != "chat")
+    co_return coronet::errc::handshake_failed;
   if (auto sent = co_await ws->send("hello"); !sent) co_return sent.error();
   auto m = co_await ws->receive();
   if (!m) co_return m.error();
@@ -38,7 +39,8 @@ asio::awaitable<std::error_code> client_side(memory_stream s) {
 asio::awaitable<std::error_code> server_side(memory_stream s) {
   auto ws = co_await coronet::accept_websocket(std::move(s), config());
   if (!ws) co_return ws.error();
-  if (ws->details().request.path != "/chat") co_return coronet::errc::handshake_failed;
+  if (coronet::info<coronet::websocket_info>(*ws)->request.path != "/chat")
+    co_return coronet::errc::handshake_failed;
   auto m = co_await ws->receive();
   if (!m) co_return m.error();
   if (m->text() != "hello") co_return coronet::errc::protocol_error;

@@ -235,10 +235,8 @@ TEST_CASE("ws: routes, subprotocols and the request hooks", "[integration][ws]")
   CHECK(server.connections() == 0);
 }
 
-TEST_CASE("ws: routes conflict with a handler, websocket.paths or a URL path",
-          "[integration][ws]") {
+TEST_CASE("ws: routes conflict with a handler, paths or a URL path", "[integration][ws]") {
   coronet::test::log_capture log;
-  auto& logged = log.lines;
   auto start = [](std::string url, coronet::connection_handler h, coronet::server_options o) {
     coronet::server s;
     return s.start(url, std::move(h), std::move(o));
@@ -249,31 +247,36 @@ TEST_CASE("ws: routes conflict with a handler, websocket.paths or a URL path",
     auto r = start("ws://127.0.0.1:0", echo, o);
     REQUIRE_FALSE(r);
     CHECK(r.error() == coronet::errc::invalid_argument);
+    auto logged = log.lines();
     REQUIRE(logged.size() == 1);
     CHECK_THAT(logged[0], Catch::Contains("both a handler and routes"));
   }
-  SECTION("websocket.paths too") {
-    o.websocket.paths = {"/b"};
+  SECTION("paths too") {
+    o.paths = {"/b"};
     auto r = start("ws://127.0.0.1:0", nullptr, o);
     REQUIRE_FALSE(r);
+    auto logged = log.lines();
     REQUIRE(logged.size() == 1);
-    CHECK_THAT(logged[0], Catch::Contains("websocket.paths"));
+    CHECK_THAT(logged[0], Catch::Contains("both routes and paths"));
   }
   SECTION("a path in the URL") {
     auto r = start("ws://127.0.0.1:0/b", nullptr, o);
     REQUIRE_FALSE(r);
+    auto logged = log.lines();
     REQUIRE(logged.size() == 1);
     CHECK_THAT(logged[0], Catch::Contains("a path in the URL"));
   }
   SECTION("a scheme without paths") {
     auto r = start("tcp://127.0.0.1:0", nullptr, o);
     REQUIRE_FALSE(r);
+    auto logged = log.lines();
     REQUIRE(logged.size() == 1);
     CHECK_THAT(logged[0], Catch::Contains("tcp:// has none"));
   }
   SECTION("neither handler nor routes") {
     auto r = start("tcp://127.0.0.1:0", nullptr, {});
     REQUIRE_FALSE(r);
+    auto logged = log.lines();
     REQUIRE(logged.size() == 1);
     CHECK_THAT(logged[0], Catch::Contains("no handler"));
   }

@@ -35,8 +35,7 @@ std::string tcp_stream::remote() const {
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (ec) return {};
-  auto a = ep.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+  return address_text(ep.address(), ep.port());
 }
 
 std::size_t tcp_stream::try_write_some(asio::const_buffer buf, std::error_code& ec) {

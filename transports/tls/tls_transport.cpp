@@ -21,7 +21,7 @@ asio::awaitable<result<channel>> accept_tls(tcp_stream s, std::shared_ptr<const 
 
 asio::awaitable<result<channel>> connect_framed(url u, options o) {
   auto config = make_endpoint_config(u, o);
-  auto s = co_await connect_tls(std::move(u), std::move(o));
+  auto s = co_await connect_tls(u, std::move(o));
   if (!s) co_return fail(s.error());
   co_return make_framed_channel(std::move(*s), std::move(config));
 }
@@ -39,7 +39,7 @@ result<listener> listen_framed(asio::any_io_executor ex, const url& u, const opt
 
 } // namespace
 
-asio::awaitable<result<tls_tcp_stream>> connect_tls(url u, options o,
+asio::awaitable<result<tls_tcp_stream>> connect_tls(const url& u, options o,
                                                     std::vector<std::string> alpn) {
   auto tls = make_tls_config(tls_role::client, o.tls, std::move(alpn));
   if (!tls) co_return fail(tls.error());

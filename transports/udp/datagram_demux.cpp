@@ -7,6 +7,7 @@
 #include <coronet/log.hpp>
 #include <coronet/transport/datagram_demux.hpp>
 #include <coronet/transport/listen_address.hpp>
+#include <coronet/transport/socket_io.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/ip/multicast.hpp>
@@ -218,9 +219,7 @@ datagram_peer::datagram_peer(std::shared_ptr<datagram_demux> demux,
 datagram_peer::~datagram_peer() { demux_->forget(*this); }
 
 std::string datagram_peer::remote() const {
-  auto a = address_.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
-         std::to_string(address_.port());
+  return address_text(address_.address(), address_.port());
 }
 
 // ---- datagram_demux ----------------------------------------------------------

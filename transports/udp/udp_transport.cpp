@@ -10,6 +10,7 @@
 #include <coronet/transport/datagram_demux.hpp>
 #include <coronet/transport/handoff.hpp>
 #include <coronet/transport/registry.hpp>
+#include <coronet/transport/socket_io.hpp>
 #include <coronet/udp.hpp>
 
 #include <asio/post.hpp>
@@ -60,7 +61,9 @@ public:
   void stop_receiving() { st_->stop_receiving(); }
   void abort() { st_->abort(); }
   const coronet::properties& properties() const { return st_->config()->properties; }
-  std::string remote() const { return st_->peer; }
+  std::string remote() const {
+    return address_text(st_->details.peer.address(), st_->details.peer.port());
+  }
   executor_type get_executor() { return st_->socket().get_executor(); }
   const void* info(const std::type_info& type) const {
     return type == typeid(udp_info) ? &st_->details : nullptr;
@@ -71,7 +74,6 @@ private:
     // One datagram at a time, one byte beyond the limit to tell one too large.
     std::unique_ptr<std::byte[]> buffer;
     bool receiving_stopped = false;
-    std::string peer;
     udp_info details;
     std::chrono::milliseconds receive_timeout = opts().receive_timeout;
 
@@ -79,11 +81,6 @@ private:
         : datagram_socket(std::move(s), std::move(c)), buffer(new std::byte[max_datagram() + 1]) {
       std::error_code ec;
       details.peer = socket().remote_endpoint(ec);
-      if (!ec) {
-        auto a = details.peer.address();
-        peer = (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
-               std::to_string(details.peer.port());
-      }
     }
 
     asio::awaitable<result<message_view>> receive() {

@@ -26,8 +26,8 @@ std::string unix_stream::remote() const {
   if (::getsockopt(const_cast<unix_socket&>(socket_).native_handle(), SOL_SOCKET, SO_PEERCRED, &who,
                    &size) == 0 &&
       who.pid > 0)
-    return address_ + " (pid " + std::to_string(who.pid) + ")";
-  return address_;
+    return *address_ + " (pid " + std::to_string(who.pid) + ")";
+  return *address_;
 }
 
 std::size_t unix_stream::try_write_some(asio::const_buffer buf, std::error_code& ec) {

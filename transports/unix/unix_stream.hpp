@@ -12,6 +12,8 @@
 
 #include <asio/local/stream_protocol.hpp>
 
+#include <memory>
+
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -24,7 +26,9 @@ class unix_stream {
 public:
   using executor_type = unix_socket::executor_type;
 
-  explicit unix_stream(unix_socket s, std::string address) noexcept
+  /// `address`: as the URL wrote it ("/run/app.sock", "@name"), shared by
+  /// the connections of one listener.
+  unix_stream(unix_socket s, std::shared_ptr<const std::string> address) noexcept
       : socket_(std::move(s)), address_(std::move(address)) {}
 
   executor_type get_executor() { return socket_.get_executor(); }
@@ -48,7 +52,9 @@ public:
 
 private:
   unix_socket socket_;
-  std::string address_; // as the URL wrote it ("/run/app.sock", "@name")
+  // Shared, not a std::string member: a stream travels by value through
+  // co_await expressions, where GCC 12 may move a short string bitwise.
+  std::shared_ptr<const std::string> address_;
 };
 
 static_assert(stream<unix_stream>);

@@ -96,7 +96,9 @@ asio::awaitable<result<channel>> connect_unix(url u, options o) {
   };
   auto connected = co_await with_timeout(attempt(socket, *address), o.connect_timeout);
   if (!connected) co_return fail(connected.error());
-  co_return make_framed_channel(unix_stream(std::move(socket), u.path), std::move(config));
+  co_return make_framed_channel(
+      unix_stream(std::move(socket), std::make_shared<const std::string>(u.path)),
+      std::move(config));
 }
 
 // ---- listen -----------------------------------------------------------------
@@ -135,7 +137,7 @@ public:
   unix_listener(protocol::acceptor a, std::shared_ptr<const endpoint_config> c, std::string address,
                 bool owns_file)
       : acceptor_(std::move(a)), config_(std::move(c)), address_(std::move(address)),
-        owns_file_(owns_file) {
+        shown_(std::make_shared<const std::string>(address_)), owns_file_(owns_file) {
     struct ::stat st {};
     if (owns_file_ && ::lstat(address_.c_str(), &st) == 0) {
       device_ = st.st_dev;
@@ -147,7 +149,7 @@ public:
   asio::awaitable<result<channel>> accept() override {
     for (;;) {
       auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-      if (!ec) co_return make_framed_channel(unix_stream(std::move(socket), address_), config_);
+      if (!ec) co_return make_framed_channel(unix_stream(std::move(socket), shown_), config_);
       if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
           !acceptor_.is_open())
         co_return fail(errc::closed);
@@ -176,6 +178,7 @@ private:
   protocol::acceptor acceptor_;
   std::shared_ptr<const endpoint_config> config_; // shared by every accepted connection
   std::string address_;
+  std::shared_ptr<const std::string> shown_; // the address, for every stream's remote()
   bool owns_file_;
   ::dev_t device_ = 0;
   ::ino_t inode_ = 0;

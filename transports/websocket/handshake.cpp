@@ -102,8 +102,9 @@ std::string choose_subprotocol(const http_request& r, const websocket_options& o
   return {};
 }
 
-bool path_accepted(std::string_view path, const websocket_options& o, std::string_view url_path) {
-  if (!o.paths.empty()) return std::find(o.paths.begin(), o.paths.end(), path) != o.paths.end();
+bool path_accepted(std::string_view path, const std::vector<std::string>& paths,
+                   std::string_view url_path) {
+  if (!paths.empty()) return std::find(paths.begin(), paths.end(), path) != paths.end();
   return url_path.empty() || url_path == "/" || path == url_path;
 }
 
@@ -118,7 +119,7 @@ std::string decode_path(std::string_view target) {
     raw = target.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
   else
     raw = target.substr(0, target.find('?'));
-  auto out = percent_decode(raw).value_or(std::string(raw));
+  auto out = *percent_decode(raw, false, bad_escape::keep);
   return out.empty() ? "/" : out;
 }
 
@@ -180,7 +181,8 @@ std::string refusal_response(int status, const websocket_options& o) {
 }
 
 upgrade_decision decide_upgrade(std::string_view head, const websocket_options& o,
-                                std::string_view url_path, std::string remote) {
+                                const std::vector<std::string>& paths, std::string_view url_path,
+                                std::string remote) {
   parsed_head h;
   http_parser parser;
   if (!parse_head(head, HTTP_REQUEST, h, parser)) return refuse(400, o);
@@ -203,7 +205,7 @@ upgrade_decision decide_upgrade(std::string_view head, const websocket_options& 
   if (!version || *version != "13") return refuse(426, o, std::move(r));
   auto key = r.header("sec-websocket-key");
   if (!key || !is_valid_key(*key)) return refuse(400, o, std::move(r));
-  if (!path_accepted(r.path, o, url_path)) return refuse(404, o, std::move(r));
+  if (!path_accepted(r.path, paths, url_path)) return refuse(404, o, std::move(r));
   if (!o.allowed_origins.empty()) {
     auto origin = r.header("origin");
     if (!origin || std::find(o.allowed_origins.begin(), o.allowed_origins.end(), *origin) ==

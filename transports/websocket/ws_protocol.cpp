@@ -232,7 +232,7 @@ struct ws_protocol::impl {
   byte_arena arena;
   std::vector<ready_message> ready;
   std::size_t next_ready = 0;
-  std::size_t unparsed_size = 0; // of the frame the last feed left in the caller's buffer
+  std::size_t unparsed_size = 0; // of the frame the last parse left in the input buffer
   bool in_message = false;
   std::size_t message_start = 0;
   message_kind kind = message_kind::binary;

@@ -11,7 +11,7 @@ asio::awaitable<result<channel>> connect_ws(url u, options o) {
   auto config = make_endpoint_config(u, o);
   auto s = co_await tcp_connect(u.host, u.port, o);
   if (!s) co_return fail(s.error());
-  co_return co_await connect_websocket_channel(std::move(*s), std::move(u), std::move(config));
+  co_return co_await connect_websocket_channel(std::move(*s), u, std::move(config));
 }
 
 result<listener> listen_ws(asio::any_io_executor ex, const url& u, const options& o) {

@@ -15,7 +15,7 @@ asio::awaitable<result<channel>> connect_wss(url u, options o) {
   auto config = make_endpoint_config(u, o);
   auto s = co_await connect_tls(u, std::move(o), http11);
   if (!s) co_return fail(s.error());
-  co_return co_await connect_websocket_channel(std::move(*s), std::move(u), std::move(config));
+  co_return co_await connect_websocket_channel(std::move(*s), u, std::move(config));
 }
 
 result<listener> listen_wss(asio::any_io_executor ex, const url& u, const options& o) {

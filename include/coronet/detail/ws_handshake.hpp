@@ -23,10 +23,11 @@ struct upgrade_decision {
 };
 
 /// Decides on the request head `head` (everything up to and including the
-/// blank line).  `url_path` is the listen URL's path (see
-/// websocket_options::paths).
+/// blank line).  `paths` and `url_path` (the listen URL's path) say which
+/// request paths are accepted (see options::paths).
 upgrade_decision decide_upgrade(std::string_view head, const websocket_options& o,
-                                std::string_view url_path, std::string remote);
+                                const std::vector<std::string>& paths, std::string_view url_path,
+                                std::string remote);
 
 /// A complete response for `status` with no upgrade ("Connection: close").
 std::string refusal_response(int status, const websocket_options& o);

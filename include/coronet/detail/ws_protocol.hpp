@@ -57,7 +57,7 @@ public:
   void prime(std::span<const std::byte> in, std::vector<std::byte>& out);
 
   /// The next complete message, or nothing.  The view stays valid until the
-  /// next call of next() or feed().  Inline: a pipelined read hands out many
+  /// next call of next() or commit_input().  Inline: a pipelined read hands out many
   /// messages, and a call that returns one through memory stalls its
   /// caller's first load of it.
   std::optional<message_view> next() {
@@ -117,7 +117,7 @@ public:
   // stalls (no store forwarding).
   struct ready_message {
     message_view message; // its bytes set once the arena stopped moving
-    bool in_arena;        // else in the caller's buffer (feed_in_place)
+    bool in_arena;        // else in the input buffer (taken in place)
     std::size_t offset;   // in the arena
   };
   static_assert(std::is_trivially_copyable_v<message_view>);

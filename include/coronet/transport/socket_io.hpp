@@ -4,8 +4,11 @@
 #pragma once
 
 #include <asio/buffer.hpp>
+#include <asio/ip/address.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <system_error>
 
 namespace coronet {
@@ -18,5 +21,8 @@ std::size_t try_send_some(int fd, asio::const_buffer buf, std::error_code& ec);
 /// Reads what is there now: the bytes read, 0 with would_block when nothing
 /// is, 0 without an error at end of stream.
 std::size_t try_receive_some(int fd, asio::mutable_buffer buf, std::error_code& ec);
+
+/// "address:port", "[v6 address]:port": how a peer is shown (remote()).
+std::string address_text(const asio::ip::address& a, std::uint16_t port);
 
 } // namespace coronet
