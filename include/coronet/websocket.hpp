@@ -66,8 +66,10 @@ namespace coronet {
 /// What a WebSocket channel knows of its opening handshake
 /// (channel::info<websocket_info>()).
 struct websocket_info {
-  /// Server: the upgrade request as received (path, query, headers, the
-  /// peer's address).  Client: the request as sent (its target and path).
+  /// Server: the upgrade request as received (path, query, the peer's
+  /// address, and its headers less those of the handshake itself: Upgrade,
+  /// Connection, Sec-WebSocket-*).  Client: the request as sent (its target,
+  /// path and the extra headers).
   http_request request;
   /// The negotiated subprotocol, or "" for none.
   std::string subprotocol;

@@ -522,3 +522,37 @@ TEST_CASE("ws: the echo suite every transport passes", "[integration][ws]") {
   asio::io_context io;
   coronet::test::check_echo_suite(io, f.url());
 }
+
+TEST_CASE("ws: a server channel keeps its request, less the handshake's own headers",
+          "[integration][ws]") {
+  // The handler answers with what info<websocket_info>() holds.
+  ws_fixture f({}, "/info", [](coronet::channel ch) -> asio::awaitable<void> {
+    auto ws = ch.info<coronet::websocket_info>();
+    std::string seen = ws ? ws->request.method + " " + ws->request.target + " " + ws->request.path
+                          : "no websocket_info";
+    if (ws)
+      for (auto& [name, value] : ws->request.headers) seen += " | " + name + ": " + value;
+    if (auto m = co_await ch.receive()) co_await ch.send(coronet::message_view(seen));
+  });
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<void> {
+    coronet::options o;
+    o.websocket.request_headers = {{"X-Room", "7"}};
+    auto ch = co_await coronet::connect(url + "?room=7", o);
+    REQUIRE(ch);
+    auto mine = ch->info<coronet::websocket_info>(); // the client's: the request it sent
+    REQUIRE(mine);
+    CHECK(mine->request.path == "/info");
+    CHECK(mine->request.query == "room=7");
+    co_await ch->send("what did you get?");
+    auto m = co_await receive_within(*ch, 5s);
+    REQUIRE(m);
+    std::string seen(m->text());
+    CHECK_THAT(seen, Catch::StartsWith("GET /info?room=7 /info"));
+    CHECK_THAT(seen, Catch::Contains("X-Room: 7"));
+    CHECK_THAT(seen, Catch::Contains("Host: "));
+    CHECK_THAT(seen, !Catch::Contains("Sec-WebSocket-Key"));
+    CHECK_THAT(seen, !Catch::Contains("Upgrade"));
+    co_await ch->close();
+  }(f.url()));
+}

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace coronet::detail {
 namespace {
@@ -123,6 +124,25 @@ std::string decode_path(std::string_view target) {
   return out.empty() ? "/" : out;
 }
 
+// What the connection keeps of its request (websocket_info::request): not
+// the headers of the handshake itself, which mean nothing once it is done,
+// and no spare capacity (an idle connection carries it for its life).
+void keep_for_application(http_request& r) {
+  std::erase_if(r.headers, [](const auto& h) {
+    auto& name = h.first;
+    auto is = [&](std::string_view n) {
+      return name.size() == n.size() &&
+             std::equal(name.begin(), name.end(), n.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) == b;
+             });
+    };
+    return is("upgrade") || is("connection") || is("sec-websocket-key") ||
+           is("sec-websocket-version") || is("sec-websocket-extensions") ||
+           is("sec-websocket-protocol");
+  });
+  r.headers.shrink_to_fit();
+}
+
 upgrade_decision refuse(int status, const websocket_options& o, http_request r = {}) {
   upgrade_decision d;
   d.status = status;
@@ -225,6 +245,7 @@ upgrade_decision decide_upgrade(std::string_view head, const websocket_options& 
   if (!d.subprotocol.empty()) d.response += "Sec-WebSocket-Protocol: " + d.subprotocol + "\r\n";
   append_headers(d.response, o.response_headers);
   d.response += "\r\n";
+  keep_for_application(r);
   d.request = std::move(r);
   return d;
 }
