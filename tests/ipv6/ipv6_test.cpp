@@ -16,41 +16,12 @@ using coronet::test::receive_within;
 using coronet::test::run;
 using namespace std::chrono_literals;
 
-TEST_CASE("tcp:// over IPv6 loopback", "[integration][ipv6][tcp]") {
+TEST_CASE("tcp://, udp:// and ws:// over IPv6 loopback", "[integration][ipv6]") {
+  auto [scheme, path] =
+      GENERATE(std::pair{"tcp", ""}, std::pair{"udp", ""}, std::pair{"ws", "/six"});
+  INFO(scheme);
   coronet::server server;
-  auto started = server.start("tcp://[::1]:0", echo);
-  REQUIRE(started);
-  asio::io_context io;
-  run(io, [](std::string url) -> asio::awaitable<void> {
-    auto ch = co_await coronet::connect(url);
-    REQUIRE(ch);
-    CHECK_THAT(ch->remote(), Catch::StartsWith("[::1]:"));
-    co_await ch->send(coronet::message_view("six"));
-    auto r = co_await receive_within(*ch, 5s);
-    REQUIRE(r);
-    CHECK(r->text() == "six");
-  }("tcp://[::1]:" + std::to_string(server.port())));
-}
-
-TEST_CASE("udp:// over IPv6 loopback", "[integration][ipv6][udp]") {
-  coronet::server server;
-  auto started = server.start("udp://[::1]:0", echo);
-  REQUIRE(started);
-  asio::io_context io;
-  run(io, [](std::string url) -> asio::awaitable<void> {
-    auto ch = co_await coronet::connect(url);
-    REQUIRE(ch);
-    CHECK_THAT(ch->remote(), Catch::StartsWith("[::1]:"));
-    co_await ch->send(coronet::message_view("v6"));
-    auto m = co_await receive_within(*ch, 2s);
-    REQUIRE(m);
-    CHECK(m->text() == "v6");
-  }("udp://[::1]:" + std::to_string(server.port())));
-}
-
-TEST_CASE("ws:// over IPv6 loopback", "[integration][ipv6][ws]") {
-  coronet::server server;
-  auto started = server.start("ws://[::1]:0/six", echo);
+  auto started = server.start(std::string(scheme) + "://[::1]:0" + path, echo);
   REQUIRE(started);
   asio::io_context io;
   run(io, [](std::string url) -> asio::awaitable<void> {
@@ -62,7 +33,7 @@ TEST_CASE("ws:// over IPv6 loopback", "[integration][ipv6][ws]") {
     REQUIRE(r);
     CHECK(r->text() == "over six");
     co_await ch->close();
-  }("ws://[::1]:" + std::to_string(server.port()) + "/six"));
+  }(std::string(scheme) + "://[::1]:" + std::to_string(server.port()) + path));
 }
 
 namespace coronet::test {
