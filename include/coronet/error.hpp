@@ -18,7 +18,7 @@ enum class errc {
   timeout,            ///< a deadline passed before the operation completed
   message_too_large,  ///< a message exceeds the configured limit
   protocol_error,     ///< the peer broke the wire protocol (bad frame, bad length, ...)
-  invalid_url,        ///< the URL could not be parsed or names an unsupported scheme
+  invalid_url,        ///< the URL does not parse, or has an option its scheme does not take
   handshake_failed,   ///< the protocol handshake (WebSocket upgrade, TLS) did not complete
   unauthorized,       ///< the peer was refused by an authorization or origin check
   backpressure,       ///< the send queue is full (try_send) or the slow-consumer policy fired

@@ -3,9 +3,10 @@
 //
 //   o.websocket.authorize = [](const coronet::http_request& r)
 //       -> std::optional<coronet::http_response> {
-//     auto token = r.bearer_token();               // Authorization: Bearer ...
-//     if (!token) token = r.query_value("token");  // or ?token=...
-//     if (token && *token == "s3cret") return std::nullopt;  // let it in
+//     auto token = r.bearer_token();                  // Authorization: Bearer ...
+//     auto query = r.query_value("token");            // or ?token=...
+//     if ((token && *token == "s3cret") || (query && *query == "s3cret"))
+//       return std::nullopt;                          // let it in
 //     return coronet::http_response::error(401);
 //   };
 #pragma once

@@ -38,7 +38,8 @@ struct server_options : options {
   std::chrono::milliseconds drain_timeout{5'000};
   /// serve() only: stop on SIGINT and SIGTERM.
   bool handle_signals = true;
-  /// Called for a handler that ended with an exception; the default logs it to stderr.
+  /// Called for a handler that ended with an exception; the default logs it
+  /// (coronet::log_exception, <coronet/log.hpp>).
   std::function<void(std::exception_ptr)> on_error;
   /// A handler per request path ({"/echo", echo}, {"/chat", chat}), for
   /// schemes whose URLs have paths (ws://, wss://): a connection runs the

@@ -20,7 +20,7 @@
 //       [](coronet::datagram_demux& d, const asio::ip::udp::endpoint& from,
 //          std::span<const std::byte> first) -> std::shared_ptr<coronet::datagram_peer> {
 //         if (!verified(first)) return nullptr;  // refused (counted), or answer statelessly
-//         return std::make_shared<my_peer>(d.shared_from_this(), from);
+//         return std::make_shared<my_peer>(d.self(), from);
 //       });
 //   (*demux)->start();
 //
