@@ -236,49 +236,32 @@ TEST_CASE("ws: routes, subprotocols and the request hooks", "[integration][ws]")
 }
 
 TEST_CASE("ws: routes conflict with a handler, paths or a URL path", "[integration][ws]") {
-  coronet::test::log_capture log;
-  auto start = [](std::string url, coronet::connection_handler h, coronet::server_options o) {
-    coronet::server s;
-    return s.start(url, std::move(h), std::move(o));
+  struct conflict {
+    const char* what;
+    std::string url;
+    bool with_handler, with_routes, with_paths;
+    const char* logged;
   };
-  coronet::server_options o;
-  o.routes = {{"/a", echo}};
-  SECTION("a handler too") {
-    auto r = start("ws://127.0.0.1:0", echo, o);
+  const conflict cases[] = {
+      {"a handler too", "ws://127.0.0.1:0", true, true, false, "both a handler and routes"},
+      {"paths too", "ws://127.0.0.1:0", false, true, true, "both routes and paths"},
+      {"a path in the URL", "ws://127.0.0.1:0/b", false, true, false, "a path in the URL"},
+      {"a scheme without paths", "tcp://127.0.0.1:0", false, true, false, "tcp:// has none"},
+      {"neither handler nor routes", "tcp://127.0.0.1:0", false, false, false, "no handler"},
+  };
+  for (auto& c : cases) {
+    INFO(c.what);
+    coronet::test::log_capture log;
+    coronet::server_options o;
+    if (c.with_routes) o.routes = {{"/a", echo}};
+    if (c.with_paths) o.paths = {"/b"};
+    coronet::server s;
+    auto r = s.start(c.url, c.with_handler ? coronet::connection_handler(echo) : nullptr, o);
     REQUIRE_FALSE(r);
     CHECK(r.error() == coronet::errc::invalid_argument);
     auto logged = log.lines();
     REQUIRE(logged.size() == 1);
-    CHECK_THAT(logged[0], Catch::Contains("both a handler and routes"));
-  }
-  SECTION("paths too") {
-    o.paths = {"/b"};
-    auto r = start("ws://127.0.0.1:0", nullptr, o);
-    REQUIRE_FALSE(r);
-    auto logged = log.lines();
-    REQUIRE(logged.size() == 1);
-    CHECK_THAT(logged[0], Catch::Contains("both routes and paths"));
-  }
-  SECTION("a path in the URL") {
-    auto r = start("ws://127.0.0.1:0/b", nullptr, o);
-    REQUIRE_FALSE(r);
-    auto logged = log.lines();
-    REQUIRE(logged.size() == 1);
-    CHECK_THAT(logged[0], Catch::Contains("a path in the URL"));
-  }
-  SECTION("a scheme without paths") {
-    auto r = start("tcp://127.0.0.1:0", nullptr, o);
-    REQUIRE_FALSE(r);
-    auto logged = log.lines();
-    REQUIRE(logged.size() == 1);
-    CHECK_THAT(logged[0], Catch::Contains("tcp:// has none"));
-  }
-  SECTION("neither handler nor routes") {
-    auto r = start("tcp://127.0.0.1:0", nullptr, {});
-    REQUIRE_FALSE(r);
-    auto logged = log.lines();
-    REQUIRE(logged.size() == 1);
-    CHECK_THAT(logged[0], Catch::Contains("no handler"));
+    CHECK_THAT(logged[0], Catch::Contains(c.logged));
   }
 }
 
