@@ -12,8 +12,10 @@ packages=(
   build-essential g++ cmake ninja-build meson pkg-config clang-format
   libasio-dev libwslay-dev libmbedtls-dev libhttp-parser-dev zlib1g-dev
   catch2 libcli11-dev
-  python3 python3-websockets openssl
+  python3 python3-websockets python3-jwt openssl
   libboost-dev
+  redis-server redis-tools libhiredis-dev nlohmann-json3-dev
+  chromium fonts-dejavu-core
 )
 # Node and npm for the interop tests' Node peer (tests/interop/node), unless a node is on PATH.
 if ! command -v node >/dev/null 2>&1; then packages+=(nodejs npm); fi

@@ -4,6 +4,8 @@
 
 #include <coronet/channel.hpp>
 #include <coronet/error.hpp>
+#include <coronet/group.hpp>
+#include <coronet/jwt.hpp>
 #include <coronet/listener.hpp>
 #include <coronet/log.hpp>
 #include <coronet/message.hpp>

@@ -260,7 +260,8 @@ private:
       if (!has_room(m.size())) {
         auto self = this->shared_from_this(); // the handle may go while we wait
         switch (opts().slow_consumer) {
-        case slow_consumer_policy::drop_newest: ++dropped; co_return fail(errc::backpressure);
+        case slow_consumer_policy::drop_newest:
+        case slow_consumer_policy::drop_oldest: ++dropped; co_return fail(errc::backpressure);
         case slow_consumer_policy::disconnect:
           abort(errc::backpressure);
           co_return fail(errc::backpressure);

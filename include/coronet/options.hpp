@@ -23,11 +23,17 @@
 
 namespace coronet {
 
-/// What send() does when the endpoint's send queue is full.
+/// What happens to a message that finds a send queue full: a channel's
+/// (options::slow_consumer, applied by send()) or a group member's
+/// (group_options::slow_consumer, <coronet/group.hpp>).
 enum class slow_consumer_policy {
   wait,        ///< send() waits for room (try_send() still fails with errc::backpressure)
   drop_newest, ///< the new message is dropped and send() fails with errc::backpressure
-  disconnect,  ///< the connection is aborted and send() fails with errc::backpressure
+  /// Groups: the oldest message waiting for the member is dropped instead.
+  /// A channel's queue holds encoded bytes that cannot be taken back, so
+  /// its send() treats this as drop_newest.
+  drop_oldest,
+  disconnect, ///< the connection is aborted and send() fails with errc::backpressure
 };
 
 /// UDP settings (udp:// only).
@@ -83,9 +89,10 @@ struct websocket_options {
   /// others get 403.  Empty = any origin, and requests without one.
   std::vector<std::string> allowed_origins;
   /// Called with every upgrade request that passed the protocol checks:
-  /// return std::nullopt to accept, or the response to refuse with (401,
-  /// 403, ...).
-  std::function<std::optional<http_response>(const http_request&)> authorize;
+  /// allow it (with details for channel::info<T>()), or refuse it with a
+  /// response (401, 403, ...).  See authorization, and jwt_authorize() in
+  /// <coronet/jwt.hpp>.
+  std::function<authorization(const http_request&)> authorize;
   /// Answers requests that are not upgrade requests (a plain GET of the
   /// page that opens the WebSocket).  Unset: such requests get 400.
   std::function<http_response(const http_request&)> http_handler;

@@ -73,6 +73,9 @@ struct websocket_info {
   http_request request;
   /// The negotiated subprotocol, or "" for none.
   std::string subprotocol;
+  /// Server: what websocket_options::authorize allowed the connection with
+  /// (channel::info<T>() finds its details, e.g. jwt_claims).
+  authorization granted = authorization::allow();
 };
 
 /// How the peer ended the connection.
@@ -144,6 +147,7 @@ public:
   /// keeps (tls_info for wss://); see channel::info() and coronet::info().
   const void* info(const std::type_info& type) const {
     if (type == typeid(websocket_info)) return &st_->handshake;
+    if (auto details = st_->handshake.granted.details(type)) return details;
     if (type == typeid(http_request)) return &st_->handshake.request;
     return next_layer_info(st_->stream, type);
   }
@@ -295,7 +299,8 @@ private:
       if (!has_room(m.size())) {
         auto self = this->shared_from_this(); // the handle may go while we wait
         switch (opts().slow_consumer) {
-        case slow_consumer_policy::drop_newest: co_return fail(errc::backpressure);
+        case slow_consumer_policy::drop_newest:
+        case slow_consumer_policy::drop_oldest: co_return fail(errc::backpressure);
         case slow_consumer_policy::disconnect:
           abort(errc::backpressure);
           co_return fail(errc::backpressure);
@@ -495,7 +500,9 @@ accept_websocket(Stream s, std::shared_ptr<const endpoint_config> config,
   }
   auto initial = std::as_bytes(std::span(head).subspan(*n));
   co_return websocket<Stream>(std::move(s), websocket<Stream>::role::server, std::move(config),
-                              initial, {std::move(d.request), std::move(d.subprotocol)});
+                              initial,
+                              {std::move(d.request), std::move(d.subprotocol),
+                               std::move(d.granted)});
 }
 
 /// Client side of the opening handshake on a connected stream: sends the

@@ -9,6 +9,7 @@
 #include "../support/echo.hpp"
 #include "../support/echo_suite.hpp"
 #include "../support/log_capture.hpp"
+#include "../support/raw_http.hpp"
 #include "../support/run.hpp"
 
 #include <asio/detached.hpp>
@@ -24,7 +25,9 @@
 using coronet::test::echo;
 using coronet::test::pattern;
 using coronet::test::receive_within;
+using coronet::test::raw_exchange;
 using coronet::test::run;
+using coronet::test::upgrade_request;
 using namespace std::chrono_literals;
 
 namespace {
@@ -42,33 +45,6 @@ struct ws_fixture {
     return "ws://127.0.0.1:" + std::to_string(server.port()) + std::string(p.empty() ? path : p);
   }
 };
-
-// Sends raw bytes on a fresh TCP connection and returns everything the
-// server sends back until it closes (bounded).
-std::string raw_exchange(std::uint16_t port, std::string request) {
-  asio::io_context io;
-  return run(io, [](std::uint16_t port, std::string request) -> asio::awaitable<std::string> {
-    auto s = co_await coronet::tcp_connect("127.0.0.1", port);
-    REQUIRE(s);
-    auto w = co_await coronet::write(*s, asio::buffer(request));
-    REQUIRE(w);
-    std::string got;
-    char buf[4096];
-    for (;;) {
-      auto n = co_await coronet::with_timeout(coronet::read_some(*s, asio::buffer(buf)), 5s);
-      if (!n) break;
-      got.append(buf, *n);
-    }
-    co_return got;
-  }(port, std::move(request)));
-}
-
-std::string upgrade_request(std::string path = "/echo", std::string extra = "") {
-  return "GET " + path +
-         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
-         extra + "\r\n";
-}
 
 } // namespace
 
@@ -150,14 +126,14 @@ TEST_CASE("ws: routes, subprotocols and the request hooks", "[integration][ws]")
                                 }}};
   o.websocket.subprotocols = {"chat.v2", "chat.v1"};
   o.websocket.allowed_origins = {"http://good.example"};
-  o.websocket.authorize =
-      [](const coronet::http_request& r) -> std::optional<coronet::http_response> {
+  o.websocket.authorize = [](const coronet::http_request& r) {
     auto token = r.bearer_token();
     std::optional<std::string> q = r.query_value("token");
-    if ((token && *token == "s3cret") || (q && *q == "s3cret")) return std::nullopt;
+    if ((token && *token == "s3cret") || (q && *q == "s3cret"))
+      return coronet::authorization::allow(std::string("user-of-") + r.path);
     auto refusal = coronet::http_response::error(401);
     refusal.headers.push_back({"WWW-Authenticate", "Bearer"});
-    return refusal;
+    return coronet::authorization::refuse(refusal);
   };
   o.websocket.http_handler = [](const coronet::http_request& r) {
     coronet::http_response page;

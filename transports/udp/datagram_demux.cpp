@@ -182,6 +182,7 @@ asio::awaitable<result<void>> datagram_socket::send(std::span<const std::byte> d
     while (!has_room(data.size())) {
       switch (opts().slow_consumer) {
       case slow_consumer_policy::drop_newest:
+      case slow_consumer_policy::drop_oldest:
       case slow_consumer_policy::disconnect: co_return fail(errc::backpressure);
       case slow_consumer_policy::wait: break;
       }

@@ -232,10 +232,11 @@ upgrade_decision decide_upgrade(std::string_view head, const websocket_options& 
                        o.allowed_origins.end())
       return refuse(403, o, std::move(r));
   }
-  if (o.authorize)
-    if (auto refusal = o.authorize(r)) return respond(*refusal, o, std::move(r));
+  auto granted = o.authorize ? o.authorize(r) : authorization::allow();
+  if (auto refusal = granted.refusal()) return respond(*refusal, o, std::move(r));
 
   upgrade_decision d;
+  d.granted = std::move(granted);
   d.upgrade = true;
   d.status = 101;
   d.subprotocol = choose_subprotocol(r, o);

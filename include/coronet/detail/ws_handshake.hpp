@@ -20,6 +20,7 @@ struct upgrade_decision {
   std::string response; ///< the bytes to write
   http_request request; ///< as parsed (empty when the head did not parse)
   std::string subprotocol;
+  authorization granted = authorization::allow(); ///< what authorize() allowed it with
 };
 
 /// Decides on the request head `head` (everything up to and including the

@@ -1,0 +1,376 @@
+#include <coronet/group.hpp>
+#include <coronet/log.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+
+namespace coronet {
+
+shared_message::shared_message(std::string text, message_kind kind)
+    : body_(std::make_shared<const body>(body{std::move(text), kind})) {}
+
+shared_message::shared_message(message_view m)
+    : body_(std::make_shared<const body>(body{std::string(m.text()), m.kind})) {}
+
+namespace detail {
+
+struct shard;
+
+// One member.  `backlog` and `draining` are touched only on the member's
+// thread (deliveries and the drain task both run there); the counters are
+// read by members() from any thread.
+struct member_state {
+  channel ch;
+  std::string name;
+  std::deque<shared_message> backlog;
+  bool draining = false;
+  std::atomic<bool> gone{false}; // left or dropped: deliveries skip it
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::size_t> backlog_size{0};
+};
+
+// The members of one group that live on one thread.  Deliveries run on
+// `ex`; the member list is also changed by join/leave from other threads,
+// hence the mutex (uncontended: one lock per delivered message per thread).
+struct shard {
+  asio::any_io_executor ex;
+  std::mutex mutex;
+  std::vector<std::shared_ptr<member_state>> members;
+  std::atomic<std::size_t> count{0}; // members.size(), read without the lock
+};
+
+struct groups_state {
+  group_options options;
+  std::shared_ptr<channel_layer> layer;
+  mutable std::mutex mutex;
+  std::map<std::string, std::weak_ptr<group_state>, std::less<>> by_name;
+  std::size_t swept_size = 16;
+  std::shared_ptr<group_state> find(std::string_view name);
+};
+
+struct group_state : std::enable_shared_from_this<group_state> {
+  std::string name;
+  std::shared_ptr<groups_state> owner;
+
+  mutable std::mutex mutex; // guards `shards` (the list, not their members)
+  // Keeps the layer's subscribe/unsubscribe/member calls in the order of
+  // the membership changes they report, whichever threads make them.
+  std::mutex layer_order;
+  std::vector<std::shared_ptr<shard>> shards;
+  std::atomic<std::size_t> size{0};
+  std::atomic<std::uint64_t> published{0}, received{0}, delivered{0}, dropped{0},
+      disconnected{0};
+
+  ~group_state() {
+    if (size.load() && owner->layer) owner->layer->unsubscribe(name);
+  }
+
+  const group_options& opts() const { return owner->options; }
+
+  std::shared_ptr<shard> shard_for(const asio::any_io_executor& ex) {
+    std::lock_guard lock(mutex);
+    for (auto& s : shards)
+      if (s->ex == ex) return s;
+    auto s = std::make_shared<shard>();
+    s->ex = ex;
+    shards.push_back(s);
+    return s;
+  }
+
+  result<membership> join(channel ch, std::string member_name) {
+    if (!ch) return fail(errc::invalid_argument);
+    auto m = std::make_shared<member_state>();
+    m->name = member_name.empty() ? ch.remote() : std::move(member_name);
+    auto id = ch.id();
+    auto s = shard_for(ch.get_executor());
+    m->ch = std::move(ch);
+    {
+      std::lock_guard lock(mutex); // one member per channel, over every shard
+      for (auto& other_shard : shards) {
+        std::lock_guard member_lock(other_shard->mutex);
+        for (auto& other : other_shard->members)
+          if (other->ch.id() == id) return fail(errc::invalid_argument);
+      }
+      std::lock_guard member_lock(s->mutex);
+      s->members.push_back(m);
+      s->count.store(s->members.size());
+    }
+    if (auto& layer = owner->layer) {
+      std::lock_guard order(layer_order);
+      if (size.fetch_add(1) == 0) layer->subscribe(name);
+      layer->member_joined(name, m->name);
+    } else {
+      size.fetch_add(1);
+    }
+    return membership(shared_from_this(), std::move(m));
+  }
+
+  // Removes the member `which` (any, when null) whose channel has id `id`.
+  void leave(const void* id, const member_state* which = nullptr) {
+    std::shared_ptr<member_state> gone;
+    {
+      std::lock_guard lock(mutex);
+      for (auto& s : shards) {
+        std::lock_guard member_lock(s->mutex);
+        auto it = std::find_if(s->members.begin(), s->members.end(), [&](auto& m) {
+          return which ? m.get() == which : m->ch.id() == id;
+        });
+        if (it != s->members.end()) {
+          gone = std::move(*it);
+          s->members.erase(it);
+          s->count.store(s->members.size());
+          break;
+        }
+      }
+    }
+    if (!gone) return;
+    gone->gone = true;
+    forget(*gone);
+  }
+
+  void forget(const member_state& m) {
+    if (auto& layer = owner->layer) {
+      std::lock_guard order(layer_order);
+      layer->member_left(name, m.name);
+      if (size.fetch_sub(1) == 1) layer->unsubscribe(name);
+    } else {
+      size.fetch_sub(1);
+    }
+  }
+
+  // Removes `m` from `s` (on s's thread) after a delivery found it closed
+  // or the slow-consumer policy disconnected it.
+  void drop_member(shard& s, const std::shared_ptr<member_state>& m) {
+    {
+      std::lock_guard lock(s.mutex);
+      auto it = std::find(s.members.begin(), s.members.end(), m);
+      if (it == s.members.end()) return; // left meanwhile
+      s.members.erase(it);
+      s.count.store(s.members.size());
+    }
+    m->gone = true;
+    forget(*m);
+  }
+
+  void publish(const shared_message& msg, bool from_here) {
+    (from_here ? published : received).fetch_add(1, std::memory_order_relaxed);
+    if (from_here && owner->layer) owner->layer->publish(name, msg);
+    std::lock_guard lock(mutex);
+    for (auto& s : shards)
+      if (s->count.load(std::memory_order_relaxed))
+        asio::post(s->ex, [self = shared_from_this(), s, msg] { self->deliver(*s, msg); });
+  }
+
+  // On s's thread: hands `msg` to each member of s.
+  void deliver(shard& s, const shared_message& msg) {
+    // Copy the list so that a member leaving (or being dropped) during the
+    // loop cannot invalidate it; the copy is reused between deliveries.
+    thread_local std::vector<std::shared_ptr<member_state>> batch;
+    batch.clear();
+    {
+      std::lock_guard lock(s.mutex);
+      batch.assign(s.members.begin(), s.members.end());
+    }
+    std::uint64_t handed = 0;
+    for (auto& m : batch) {
+      if (m->gone) continue;
+      if (m->backlog.empty() && !m->draining) {
+        auto sent = m->ch.try_send(msg.view());
+        if (sent) {
+          ++handed;
+          continue;
+        }
+        if (sent.error() != errc::backpressure) {
+          drop_member(s, m); // closed, or its connection failed
+          continue;
+        }
+      }
+      overflow(s, m, msg);
+    }
+    batch.clear();
+    delivered.fetch_add(handed, std::memory_order_relaxed);
+  }
+
+  void count_drop(member_state& m) {
+    m.dropped.fetch_add(1, std::memory_order_relaxed);
+    dropped.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void disconnect(shard& s, const std::shared_ptr<member_state>& m) {
+    disconnected.fetch_add(1, std::memory_order_relaxed);
+    m->ch.abort();
+    drop_member(s, m);
+  }
+
+  // `msg` found m's channel queue full (or others already waiting).
+  void overflow(shard& s, const std::shared_ptr<member_state>& m, const shared_message& msg) {
+    switch (opts().slow_consumer) {
+    case slow_consumer_policy::drop_newest: count_drop(*m); return;
+    case slow_consumer_policy::disconnect: disconnect(s, m); return;
+    case slow_consumer_policy::wait:
+    case slow_consumer_policy::drop_oldest: break;
+    }
+    auto limit = std::max<std::size_t>(opts().member_backlog, 1);
+    if (m->backlog.size() >= limit) {
+      if (opts().slow_consumer == slow_consumer_policy::wait) {
+        disconnect(s, m);
+        return;
+      }
+      m->backlog.pop_front();
+      count_drop(*m);
+    }
+    m->backlog.push_back(msg);
+    m->backlog_size.store(m->backlog.size(), std::memory_order_relaxed);
+    if (!m->draining) {
+      m->draining = true;
+      asio::co_spawn(s.ex, drain(shared_from_this(), s, m), log_failures("group member drain"));
+    }
+  }
+
+  // On the member's thread: sends its backlog in order, waiting for room in
+  // its channel's queue (channel::send() under the channel's own policy).
+  // (`self` keeps `s` alive: a group never discards a shard.)
+  static asio::awaitable<void> drain(std::shared_ptr<group_state> self, shard& s,
+                                     std::shared_ptr<member_state> m) {
+    while (!m->backlog.empty() && !m->gone) {
+      auto msg = std::move(m->backlog.front());
+      m->backlog.pop_front();
+      m->backlog_size.store(m->backlog.size(), std::memory_order_relaxed);
+      auto sent = co_await m->ch.send(msg.view());
+      if (sent) {
+        self->delivered.fetch_add(1, std::memory_order_relaxed);
+      } else if (sent.error() == errc::backpressure) {
+        self->count_drop(*m); // the channel's own policy refused it
+      } else {
+        self->drop_member(s, m);
+        break;
+      }
+    }
+    m->draining = false;
+    m->backlog.clear();
+    m->backlog_size.store(0, std::memory_order_relaxed);
+  }
+
+  std::vector<group_member> members() const {
+    std::vector<group_member> out;
+    std::lock_guard lock(mutex);
+    for (auto& s : shards) {
+      std::lock_guard member_lock(s->mutex);
+      for (auto& m : s->members)
+        out.push_back({m->name, m->ch.id(), m->dropped.load(), m->backlog_size.load()});
+    }
+    return out;
+  }
+};
+
+std::shared_ptr<group_state> groups_state::find(std::string_view name) {
+  std::lock_guard lock(mutex);
+  auto it = by_name.find(name);
+  if (it == by_name.end()) return nullptr;
+  return it->second.lock();
+}
+
+} // namespace detail
+
+// ---- membership -------------------------------------------------------------
+
+membership::membership(std::shared_ptr<detail::group_state> g,
+                       std::shared_ptr<detail::member_state> m)
+    : group_(std::move(g)), member_(std::move(m)) {}
+
+membership::membership(membership&& o) noexcept = default;
+
+membership& membership::operator=(membership&& o) noexcept {
+  if (this != &o) {
+    leave();
+    group_ = std::move(o.group_);
+    member_ = std::move(o.member_);
+  }
+  return *this;
+}
+
+membership::~membership() { leave(); }
+
+void membership::leave() {
+  auto g = std::move(group_);
+  auto m = std::move(member_);
+  if (g && m && !m->gone) g->leave(nullptr, m.get());
+}
+
+// ---- group ------------------------------------------------------------------
+
+const std::string& group::name() const { return state_->name; }
+
+result<membership> group::join(channel ch, std::string name) {
+  return state_->join(std::move(ch), std::move(name));
+}
+
+void group::leave(const channel& ch) { state_->leave(ch.id()); }
+
+void group::publish(shared_message m) { state_->publish(m, true); }
+
+std::size_t group::size() const { return state_->size.load(); }
+
+std::vector<group_member> group::members() const { return state_->members(); }
+
+group_stats group::stats() const {
+  auto& s = *state_;
+  return {s.size.load(),          s.published.load(), s.received.load(),
+          s.delivered.load(),     s.dropped.load(),   s.disconnected.load()};
+}
+
+// ---- groups -----------------------------------------------------------------
+
+groups::groups(group_options o, std::shared_ptr<channel_layer> layer)
+    : state_(std::make_shared<detail::groups_state>()) {
+  state_->options = o;
+  state_->layer = std::move(layer);
+  if (state_->layer) {
+    // The layer may outlive us: it holds the state weakly.
+    std::weak_ptr<detail::groups_state> weak = state_;
+    state_->layer->attach([weak](std::string_view name, shared_message m) {
+      if (auto owner = weak.lock())
+        if (auto g = owner->find(name)) g->publish(m, false);
+    });
+  }
+}
+
+groups::~groups() {
+  if (state_->layer) state_->layer->attach(nullptr);
+}
+
+group groups::get(std::string_view name) {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->by_name.find(name);
+  if (it != state_->by_name.end())
+    if (auto g = it->second.lock()) return group(std::move(g));
+  // Forget the names of groups that are gone, each time the map has
+  // doubled since the last look (amortized constant per get).
+  if (state_->by_name.size() >= 2 * state_->swept_size) {
+    std::erase_if(state_->by_name, [](auto& entry) { return entry.second.expired(); });
+    state_->swept_size = std::max<std::size_t>(state_->by_name.size(), 16);
+  }
+  auto g = std::make_shared<detail::group_state>();
+  g->name = std::string(name);
+  g->owner = state_;
+  state_->by_name.insert_or_assign(std::string(name), g);
+  return group(std::move(g));
+}
+
+std::vector<std::string> groups::names() const {
+  std::vector<std::string> out;
+  std::lock_guard lock(state_->mutex);
+  for (auto& [name, weak] : state_->by_name)
+    if (auto g = weak.lock(); g && g->size.load()) out.push_back(name);
+  return out;
+}
+
+const group_options& groups::options() const { return state_->options; }
+
+} // namespace coronet

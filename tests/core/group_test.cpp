@@ -1,0 +1,386 @@
+// coronet::group in one process: members on many threads, publishers on
+// many threads, slow members under each policy, members that go away.
+#include <coronet/framed.hpp>
+#include <coronet/group.hpp>
+#include <coronet/memory_stream.hpp>
+
+#include "../support/run.hpp"
+
+#include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+using coronet::memory_stream;
+using coronet::test::run;
+using coronet::test::sleep_for;
+using endpoint = coronet::framed<memory_stream, coronet::length_prefixed_codec>;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A member's channel and the peer end that reads what the group sends it.
+// Both ends live on `ex`'s thread.
+struct member_pair {
+  coronet::channel ch;
+  std::optional<endpoint> peer;
+};
+
+member_pair make_member(asio::any_io_executor ex, std::size_t capacity = 0,
+                        std::size_t send_queue = 4 * 1024 * 1024) {
+  auto [x, y] = memory_stream::make_pair(ex, {.capacity = capacity});
+  auto c = std::make_shared<coronet::endpoint_config>();
+  c->options.send_queue_limit = send_queue;
+  c->options.close_timeout = 100ms;
+  member_pair m;
+  m.ch = coronet::channel(endpoint(std::move(x), c));
+  m.peer.emplace(std::move(y), c);
+  return m;
+}
+
+std::string numbered(int publisher, int i) {
+  return std::to_string(publisher) + ":" + std::to_string(i);
+}
+
+// Reads `count` messages (or until `limit`), returning their texts.
+asio::awaitable<std::vector<std::string>> read_n(endpoint& peer, std::size_t count,
+                                                 std::chrono::milliseconds limit = 10s) {
+  std::vector<std::string> got;
+  peer.set_receive_timeout(limit);
+  while (got.size() < count) {
+    auto m = co_await peer.receive();
+    if (!m) break;
+    got.emplace_back(m->text());
+  }
+  co_return got;
+}
+
+// Threads each running an io_context until stopped.
+struct thread_pool {
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+
+  explicit thread_pool(int n) {
+    for (int i = 0; i < n; ++i) {
+      ios.push_back(std::make_unique<asio::io_context>(1));
+      work.push_back(asio::make_work_guard(*ios.back()));
+    }
+    for (auto& io : ios) threads.emplace_back([&io = *io] { io.run(); });
+  }
+  ~thread_pool() {
+    work.clear();
+    for (auto& io : ios) io->stop();
+    for (auto& t : threads) t.join();
+  }
+  // Runs `f` on thread i and waits for its result.
+  template <class F>
+  auto on(int i, F f) {
+    std::promise<decltype(f())> p;
+    auto fut = p.get_future();
+    asio::post(*ios[i], [&] {
+      if constexpr (std::is_void_v<decltype(f())>) {
+        f();
+        p.set_value();
+      } else {
+        p.set_value(f());
+      }
+    });
+    return fut.get();
+  }
+};
+
+} // namespace
+
+TEST_CASE("a group delivers every publish to every member, in order", "[unit][group]") {
+  asio::io_context io;
+  coronet::groups rooms;
+  auto room = rooms.get("lobby");
+  CHECK(room.name() == "lobby");
+  CHECK(rooms.get("lobby").size() == 0);
+
+  std::vector<member_pair> members;
+  std::vector<coronet::membership> joined;
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(make_member(io.get_executor()));
+    auto j = room.join(members.back().ch, "m" + std::to_string(i));
+    REQUIRE(j);
+    joined.push_back(std::move(*j));
+  }
+  CHECK(room.size() == 3);
+  CHECK(rooms.names() == std::vector<std::string>{"lobby"});
+
+  for (int i = 0; i < 100; ++i) room.publish(coronet::shared_message(numbered(0, i)));
+  for (auto& m : members) {
+    auto got = run(io, read_n(*m.peer, 100));
+    REQUIRE(got.size() == 100);
+    for (int i = 0; i < 100; ++i) CHECK(got[i] == numbered(0, i));
+  }
+  auto s = room.stats();
+  CHECK(s.published == 100);
+  CHECK(s.delivered == 300);
+  CHECK(s.dropped == 0);
+
+  SECTION("a channel joins once") {
+    auto again = room.join(members[0].ch, "again");
+    REQUIRE_FALSE(again);
+    CHECK(again.error() == coronet::errc::invalid_argument);
+  }
+  SECTION("a membership leaves when it goes, and leave() by channel") {
+    joined.pop_back();
+    CHECK(room.size() == 2);
+    room.leave(members[0].ch);
+    CHECK(room.size() == 1);
+    auto names = room.members();
+    REQUIRE(names.size() == 1);
+    CHECK(names[0].name == "m1");
+    joined.clear(); // m0's membership: already left, a no-op
+    CHECK(room.size() == 0);
+    CHECK(rooms.names().empty());
+  }
+  SECTION("a member whose channel closed is dropped by the next delivery") {
+    members[1].ch.abort();
+    room.publish(coronet::shared_message(std::string("after")));
+    run(io, sleep_for(10ms));
+    CHECK(room.size() == 2);
+    auto got = run(io, read_n(*members[0].peer, 1));
+    CHECK(got == std::vector<std::string>{"after"});
+  }
+}
+
+TEST_CASE("members on many threads get every message of publishers on many threads",
+          "[unit][group][threads]") {
+  constexpr int threads = 4, per_thread = 25, publishers = 4, messages = 200;
+  thread_pool pool(threads);
+  coronet::groups rooms;
+  auto room = rooms.get("fanout");
+
+  // Members (and their readers) are made on their own threads.
+  std::vector<std::vector<member_pair>> members(threads);
+  std::vector<coronet::membership> joined;
+  std::mutex joined_mutex;
+  for (int t = 0; t < threads; ++t)
+    pool.on(t, [&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        members[t].push_back(make_member(pool.ios[t]->get_executor()));
+        auto j = room.join(members[t].back().ch, "t" + std::to_string(t) + "m" + std::to_string(i));
+        REQUIRE(j);
+        std::lock_guard lock(joined_mutex);
+        joined.push_back(std::move(*j));
+      }
+    });
+  REQUIRE(room.size() == threads * per_thread);
+
+  // Each member's reader checks that each publisher's messages come in order.
+  std::atomic<int> complete{0}, out_of_order{0};
+  for (int t = 0; t < threads; ++t)
+    pool.on(t, [&, t] {
+      for (auto& m : members[t])
+        asio::co_spawn(
+            *pool.ios[t],
+            [&]() -> asio::awaitable<void> {
+              auto got = co_await read_n(*m.peer, publishers * messages, 20s);
+              std::map<int, int> next;
+              for (auto& text : got) {
+                auto colon = text.find(':');
+                int p = std::stoi(text.substr(0, colon)), i = std::stoi(text.substr(colon + 1));
+                if (next[p] != i) ++out_of_order;
+                next[p] = i + 1;
+              }
+              if (got.size() == publishers * messages) ++complete;
+            },
+            asio::detached);
+    });
+
+  std::vector<std::thread> senders;
+  for (int p = 0; p < publishers; ++p)
+    senders.emplace_back([&, p] {
+      for (int i = 0; i < messages; ++i) room.publish(coronet::shared_message(numbered(p, i)));
+    });
+  for (auto& s : senders) s.join();
+
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (complete < threads * per_thread && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  CHECK(complete == threads * per_thread);
+  CHECK(out_of_order == 0);
+  auto s = room.stats();
+  CHECK(s.published == publishers * messages);
+  CHECK(s.delivered == std::uint64_t(publishers) * messages * threads * per_thread);
+
+  // A member closing while others publish: it is dropped, nobody else notices.
+  std::thread publisher([&] {
+    for (int i = 0; i < 200; ++i) room.publish(coronet::shared_message(numbered(9, i)));
+  });
+  pool.on(1, [&] { members[1][3].ch.abort(); });
+  publisher.join();
+  room.publish(coronet::shared_message(std::string("last")));
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (room.size() != threads * per_thread - 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  CHECK(room.size() == threads * per_thread - 1);
+
+  joined.clear(); // leaving is thread-safe
+  CHECK(room.size() == 0);
+  for (int t = 0; t < threads; ++t) pool.on(t, [&, t] { members[t].clear(); });
+}
+
+namespace {
+
+// One member that never reads (its channel's queue holds 4 KiB, the pipe
+// 1 KiB) and one that does, under a policy; 200 messages of 512 bytes.
+struct slow_member_fixture {
+  asio::io_context io;
+  coronet::groups rooms;
+  coronet::group room;
+  member_pair fast, slow;
+  coronet::membership fast_joined, slow_joined;
+
+  explicit slow_member_fixture(coronet::slow_consumer_policy policy, std::size_t backlog = 8)
+      : rooms({.slow_consumer = policy, .member_backlog = backlog}),
+        room(rooms.get("r")),
+        fast(make_member(io.get_executor())),
+        slow(make_member(io.get_executor(), 1024, 4096)) {
+    fast_joined = std::move(*room.join(fast.ch, "fast"));
+    slow_joined = std::move(*room.join(slow.ch, "slow"));
+  }
+
+  static std::string payload(int i) {
+    auto s = std::to_string(i);
+    s.resize(512, '.');
+    return s;
+  }
+
+  void publish_all() {
+    for (int i = 0; i < 200; ++i) room.publish(coronet::shared_message(payload(i)));
+  }
+
+  std::vector<int> read_all(endpoint& peer, std::size_t max, std::chrono::milliseconds idle) {
+    auto got = run(io, read_n(peer, max, idle));
+    std::vector<int> ids;
+    for (auto& text : got) ids.push_back(std::stoi(text));
+    return ids;
+  }
+};
+
+} // namespace
+
+TEST_CASE("a slow member does not hold up the room", "[unit][group][slow]") {
+  SECTION("drop_oldest: it keeps the newest messages, drops counted") {
+    slow_member_fixture f(coronet::slow_consumer_policy::drop_oldest);
+    f.publish_all();
+    auto fast = f.read_all(*f.fast.peer, 200, 5s);
+    CHECK(fast.size() == 200);
+    auto slow = f.read_all(*f.slow.peer, 200, 300ms);
+    REQUIRE(!slow.empty());
+    CHECK(slow.back() == 199); // the latest arrives
+    CHECK(std::is_sorted(slow.begin(), slow.end()));
+    auto s = f.room.stats();
+    CHECK(s.dropped == 200 - slow.size());
+    CHECK(s.dropped > 100);
+    auto members = f.room.members();
+    REQUIRE(members.size() == 2);
+    for (auto& m : members) CHECK(m.dropped == (m.name == "slow" ? s.dropped : 0));
+  }
+  SECTION("drop_newest: it keeps the first messages") {
+    slow_member_fixture f(coronet::slow_consumer_policy::drop_newest);
+    f.publish_all();
+    CHECK(f.read_all(*f.fast.peer, 200, 5s).size() == 200);
+    auto slow = f.read_all(*f.slow.peer, 200, 300ms);
+    REQUIRE(!slow.empty());
+    CHECK(slow.front() == 0);
+    CHECK(slow.back() < 199);
+    CHECK(f.room.stats().dropped == 200 - slow.size());
+  }
+  SECTION("wait: nothing is dropped while the backlog has room") {
+    slow_member_fixture f(coronet::slow_consumer_policy::wait, 500);
+    f.publish_all();
+    CHECK(f.read_all(*f.fast.peer, 200, 5s).size() == 200);
+    run(f.io, sleep_for(20ms));
+    auto backlog = f.room.members();
+    for (auto& m : backlog)
+      if (m.name == "slow") CHECK(m.backlog > 0);
+    auto slow = f.read_all(*f.slow.peer, 200, 2s);
+    REQUIRE(slow.size() == 200);
+    for (int i = 0; i < 200; ++i) CHECK(slow[i] == i);
+    CHECK(f.room.stats().dropped == 0);
+  }
+  SECTION("wait: a member whose backlog overflows is disconnected") {
+    slow_member_fixture f(coronet::slow_consumer_policy::wait, 8);
+    f.publish_all();
+    CHECK(f.read_all(*f.fast.peer, 200, 5s).size() == 200);
+    CHECK(f.room.size() == 1);
+    CHECK(f.room.stats().disconnected == 1);
+  }
+  SECTION("disconnect: at once") {
+    slow_member_fixture f(coronet::slow_consumer_policy::disconnect);
+    f.publish_all();
+    CHECK(f.read_all(*f.fast.peer, 200, 5s).size() == 200);
+    CHECK(f.room.size() == 1);
+    CHECK(f.room.stats().disconnected == 1);
+    auto gone = run(f.io, f.slow.ch.send("x"));
+    CHECK_FALSE(gone);
+  }
+}
+
+namespace {
+
+// A channel layer that records what the groups tell it.
+struct recording_layer : coronet::channel_layer {
+  std::mutex mutex;
+  std::vector<std::string> calls;
+  receiver deliver;
+
+  void record(std::string s) {
+    std::lock_guard lock(mutex);
+    calls.push_back(std::move(s));
+  }
+  void attach(receiver r) override { deliver = std::move(r); }
+  void subscribe(const std::string& g) override { record("subscribe " + g); }
+  void unsubscribe(const std::string& g) override { record("unsubscribe " + g); }
+  void publish(const std::string& g, const coronet::shared_message& m) override {
+    record("publish " + g + " " + std::string(m.text()));
+  }
+  void member_joined(const std::string& g, const std::string& n) override {
+    record("joined " + g + " " + n);
+  }
+  void member_left(const std::string& g, const std::string& n) override {
+    record("left " + g + " " + n);
+  }
+};
+
+} // namespace
+
+TEST_CASE("groups tell their channel layer what it needs, and take its messages",
+          "[unit][group][layer]") {
+  asio::io_context io;
+  auto layer = std::make_shared<recording_layer>();
+  {
+    coronet::groups rooms({}, layer);
+    REQUIRE(layer->deliver);
+    auto room = rooms.get("r");
+    auto a = make_member(io.get_executor()), b = make_member(io.get_executor());
+    auto ja = room.join(a.ch, "a");
+    auto jb = room.join(b.ch, "b");
+    room.publish(coronet::shared_message(std::string("local")));
+    layer->deliver("r", coronet::shared_message(std::string("remote")));
+    layer->deliver("nobody-here", coronet::shared_message(std::string("x")));
+    for (auto* m : {&a, &b}) {
+      auto got = run(io, read_n(*m->peer, 2));
+      CHECK(got == std::vector<std::string>{"local", "remote"});
+    }
+    CHECK(room.stats().received == 1);
+    ja->leave();
+    jb->leave();
+  }
+  CHECK_FALSE(layer->deliver); // detached when the groups went
+  CHECK(layer->calls == std::vector<std::string>{"subscribe r", "joined r a", "joined r b",
+                                                 "publish r local", "left r a", "left r b",
+                                                 "unsubscribe r"});
+}
