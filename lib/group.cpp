@@ -319,6 +319,16 @@ std::size_t group::size() const { return state_->size.load(); }
 
 std::vector<group_member> group::members() const { return state_->members(); }
 
+asio::awaitable<result<std::vector<std::string>>> group::presence() const {
+  auto state = state_; // the handle may go while we wait
+  if (auto& layer = state->owner->layer) co_return co_await layer->presence(state->name);
+  std::vector<std::string> names;
+  for (auto& m : state->members()) names.push_back(m.name);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  co_return names;
+}
+
 group_stats group::stats() const {
   auto& s = *state_;
   return {s.size.load(),          s.published.load(), s.received.load(),

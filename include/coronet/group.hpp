@@ -31,6 +31,8 @@
 #include <coronet/options.hpp>
 #include <coronet/result.hpp>
 
+#include <asio/awaitable.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -152,6 +154,10 @@ public:
   /// Members in this process.
   std::size_t size() const;
   std::vector<group_member> members() const;
+  /// The names of the members in every process (sorted, each once), from
+  /// the channel layer; without one, this process's.  Fails when the layer
+  /// cannot tell now (Redis down): members() still has this process's.
+  asio::awaitable<result<std::vector<std::string>>> presence() const;
   group_stats stats() const;
 
   explicit operator bool() const noexcept { return state_ != nullptr; }
@@ -187,6 +193,9 @@ public:
   /// A member joined or left here (for presence across processes).
   virtual void member_joined(const std::string& group, const std::string& name) = 0;
   virtual void member_left(const std::string& group, const std::string& name) = 0;
+  /// The names of the group's members in every process, sorted, each once;
+  /// fails when the layer cannot tell now (its backend is down).
+  virtual asio::awaitable<result<std::vector<std::string>>> presence(const std::string& group) = 0;
 };
 
 /// The groups of one process, by name.  Thread-safe.  Keep it alive as long

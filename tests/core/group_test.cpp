@@ -132,6 +132,11 @@ TEST_CASE("a group delivers every publish to every member, in order", "[unit][gr
     REQUIRE_FALSE(again);
     CHECK(again.error() == coronet::errc::invalid_argument);
   }
+  SECTION("presence without a layer: this process's names") {
+    auto names = run(io, room.presence());
+    REQUIRE(names);
+    CHECK(*names == std::vector<std::string>{"m0", "m1", "m2"});
+  }
   SECTION("a membership leaves when it goes, and leave() by channel") {
     joined.pop_back();
     CHECK(room.size() == 2);
@@ -353,6 +358,11 @@ struct recording_layer : coronet::channel_layer {
   void member_left(const std::string& g, const std::string& n) override {
     record("left " + g + " " + n);
   }
+  asio::awaitable<coronet::result<std::vector<std::string>>>
+  presence(const std::string& g) override {
+    record("presence " + g);
+    co_return std::vector<std::string>{"everyone"};
+  }
 };
 
 } // namespace
@@ -376,11 +386,14 @@ TEST_CASE("groups tell their channel layer what it needs, and take its messages"
       CHECK(got == std::vector<std::string>{"local", "remote"});
     }
     CHECK(room.stats().received == 1);
+    auto everyone = run(io, room.presence());
+    REQUIRE(everyone);
+    CHECK(*everyone == std::vector<std::string>{"everyone"});
     ja->leave();
     jb->leave();
   }
   CHECK_FALSE(layer->deliver); // detached when the groups went
   CHECK(layer->calls == std::vector<std::string>{"subscribe r", "joined r a", "joined r b",
-                                                 "publish r local", "left r a", "left r b",
+                                                 "publish r local", "presence r", "left r a", "left r b",
                                                  "unsubscribe r"});
 }

@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <string>
 #include <string_view>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <thread>
@@ -44,6 +45,8 @@ public:
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
+      // A test that crashes takes its peers (servers above all) with it.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
       if (o.merge_stderr) ::dup2(out[1], 2);

@@ -1,0 +1,328 @@
+// The Redis channel layer against a real redis-server the test starts: two
+// "processes" (two groups + layers with their own node ids) share groups,
+// each message reaches each member once, subscriptions follow membership,
+// an outage (Redis killed, or hung) is survived, presence expires, and
+// URLs, passwords, databases and Unix sockets work.  Skipped, visibly,
+// where redis-server is not installed.
+#include <coronet/framed.hpp>
+#include <coronet/memory_stream.hpp>
+#include <coronet/redis_layer.hpp>
+
+#include "../../lib/redis_url.hpp"
+#include "../support/log_capture.hpp"
+#include "../support/redis_server.hpp"
+#include "../support/run.hpp"
+#include "../support/skip.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+using coronet::memory_stream;
+using coronet::test::redis_server;
+using coronet::test::run;
+using coronet::test::sleep_for;
+using endpoint = coronet::framed<memory_stream, coronet::length_prefixed_codec>;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct member {
+  coronet::channel ch;
+  std::optional<endpoint> peer;
+  coronet::membership joined;
+};
+
+std::unique_ptr<member> join(asio::io_context& io, coronet::group g, std::string name) {
+  auto [x, y] = memory_stream::make_pair(io.get_executor());
+  auto c = std::make_shared<coronet::endpoint_config>();
+  auto m = std::make_unique<member>();
+  m->ch = coronet::channel(endpoint(std::move(x), c));
+  m->peer.emplace(std::move(y), c);
+  auto j = g.join(m->ch, std::move(name));
+  REQUIRE(j);
+  m->joined = std::move(*j);
+  return m;
+}
+
+// Every message a member gets until `quiet` passes without one.
+asio::awaitable<std::vector<std::string>> drain(member& m, std::chrono::milliseconds quiet) {
+  std::vector<std::string> got;
+  m.peer->set_receive_timeout(quiet);
+  while (auto r = co_await m.peer->receive()) got.emplace_back(r->text());
+  co_return got;
+}
+
+coronet::redis_options fast_options() {
+  coronet::redis_options o;
+  o.reconnect_initial = 50ms;
+  o.reconnect_max = 200ms;
+  o.connect_timeout = 2s;
+  o.command_timeout = 500ms;
+  return o;
+}
+
+asio::awaitable<std::shared_ptr<coronet::redis_layer>> connect_layer(std::string url,
+                                                                      coronet::redis_options o) {
+  auto l = co_await coronet::redis_layer::connect(co_await asio::this_coro::executor, url, o);
+  REQUIRE(l);
+  co_return *l;
+}
+
+// Waits (bounded) until `pred()` holds.
+template <class Pred>
+asio::awaitable<bool> eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!co_await pred()) {
+    if (std::chrono::steady_clock::now() > deadline) co_return false;
+    co_await sleep_for(20ms);
+  }
+  co_return true;
+}
+
+// Subscribers of a group's channel, as Redis counts them.
+asio::awaitable<std::int64_t> subscribers(coronet::redis_layer& l, std::string group) {
+  std::vector<std::string> numsub{"PUBSUB", "NUMSUB", "coronet:group:" + group};
+  auto r = co_await l.command(std::move(numsub));
+  if (!r || r->elements.size() != 2) co_return -1;
+  co_return r->elements[1].integer;
+}
+
+// Two processes' worth of groups on one Redis.
+struct two_nodes {
+  asio::io_context io;
+  redis_server redis;
+  std::shared_ptr<coronet::redis_layer> la, lb;
+  std::optional<coronet::groups> a, b;
+
+  explicit two_nodes(coronet::redis_options o = fast_options()) {
+    la = run(io, connect_layer(redis.url(), o));
+    lb = run(io, connect_layer(redis.url(), o));
+    a.emplace(coronet::group_options{}, la);
+    b.emplace(coronet::group_options{}, lb);
+  }
+  bool both_subscribed(const std::string& group, std::int64_t n = 2) {
+    return run(io, eventually([&]() -> asio::awaitable<bool> {
+                 co_return co_await subscribers(*la, group) == n;
+               }));
+  }
+};
+
+} // namespace
+
+TEST_CASE("redis: a publish reaches the members of every process exactly once",
+          "[integration][redis]") {
+  two_nodes n;
+  CHECK(n.la->node_id() != n.lb->node_id());
+  auto ra = n.a->get("room"), rb = n.b->get("room");
+  auto a1 = join(n.io, ra, "a1"), a2 = join(n.io, ra, "a2");
+  auto b1 = join(n.io, rb, "b1");
+  REQUIRE(n.both_subscribed("room"));
+
+  for (int i = 0; i < 50; ++i) {
+    ra.publish(coronet::shared_message("a" + std::to_string(i)));
+    rb.publish(coronet::shared_message("b" + std::to_string(i)));
+  }
+  for (auto* m : {a1.get(), a2.get(), b1.get()}) {
+    auto got = run(n.io, drain(*m, 500ms));
+    CHECK(got.size() == 100); // each once: none lost, none twice
+    std::map<char, int> next;
+    for (auto& s : got) {
+      CHECK(std::stoi(s.substr(1)) == next[s[0]]); // each publisher's in order
+      next[s[0]] = std::stoi(s.substr(1)) + 1;
+    }
+  }
+  auto sa = n.la->stats(), sb = n.lb->stats();
+  CHECK(sa.connected);
+  CHECK(sa.published == 50);
+  CHECK(sa.received == 50);
+  CHECK(sb.received == 50);
+  CHECK(ra.stats().received == 50);
+  CHECK(ra.stats().delivered == 200);
+  // A real client sees the same channel.
+  CHECK(n.redis.cli("PUBSUB NUMSUB coronet:group:room") == "coronet:group:room\n2");
+}
+
+TEST_CASE("redis: a group is subscribed only while the process has a member",
+          "[integration][redis]") {
+  two_nodes n;
+  auto ra = n.a->get("room"), rb = n.b->get("room");
+  auto a1 = join(n.io, ra, "a1");
+  REQUIRE(n.both_subscribed("room", 1));
+  {
+    auto b1 = join(n.io, rb, "b1");
+    REQUIRE(n.both_subscribed("room", 2));
+  }
+  CHECK(n.both_subscribed("room", 1)); // b1 left: b's process unsubscribed
+  // Churn: join and leave quickly, many times; the end state is what counts.
+  for (int i = 0; i < 20; ++i) {
+    auto b = join(n.io, rb, "churn");
+    run(n.io, sleep_for(std::chrono::milliseconds(i % 3)));
+  }
+  CHECK(n.both_subscribed("room", 1));
+  auto b2 = join(n.io, rb, "b2");
+  REQUIRE(n.both_subscribed("room", 2));
+  ra.publish(coronet::shared_message(std::string("after churn")));
+  CHECK(run(n.io, drain(*b2, 500ms)) == std::vector<std::string>{"after churn"});
+}
+
+TEST_CASE("redis: killed and restarted, local delivery never stops and remote resumes",
+          "[integration][redis]") {
+  coronet::test::log_capture logs;
+  two_nodes n;
+  auto ra = n.a->get("room"), rb = n.b->get("room");
+  auto a1 = join(n.io, ra, "a1");
+  auto b1 = join(n.io, rb, "b1");
+  REQUIRE(n.both_subscribed("room"));
+
+  n.redis.kill();
+  REQUIRE(run(n.io, eventually([&]() -> asio::awaitable<bool> {
+    co_return !n.la->stats().connected && !n.lb->stats().connected;
+  })));
+  CHECK(n.la->stats().outages == 1);
+  CHECK(logs.mentions("redis: lost"));
+  for (int i = 0; i < 10; ++i) ra.publish(coronet::shared_message("down" + std::to_string(i)));
+  auto local = run(n.io, drain(*a1, 300ms));
+  CHECK(local.size() == 10); // this process's members got every message
+  CHECK(run(n.io, drain(*b1, 300ms)).empty()); // the other process's could not
+  CHECK(n.la->stats().publish_lost == 10);
+
+  n.redis.start();
+  REQUIRE(run(n.io, eventually([&]() -> asio::awaitable<bool> {
+    co_return n.la->stats().connected && n.lb->stats().connected;
+  })));
+  CHECK(n.la->stats().reconnects == 1);
+  CHECK(logs.mentions("redis: reconnected"));
+  REQUIRE(n.both_subscribed("room")); // resubscribed by themselves
+  ra.publish(coronet::shared_message(std::string("back")));
+  CHECK(run(n.io, drain(*b1, 500ms)) == std::vector<std::string>{"back"});
+  CHECK(run(n.io, drain(*a1, 100ms)) == std::vector<std::string>{"back"});
+}
+
+TEST_CASE("redis: a Redis that hangs is an outage too", "[integration][redis]") {
+  two_nodes n;
+  auto ra = n.a->get("room");
+  auto a1 = join(n.io, ra, "a1");
+  n.redis.pause(); // SIGSTOP: sockets stay open, nothing answers
+  std::vector<std::string> ping{"PING"};
+  auto started = std::chrono::steady_clock::now();
+  auto r = run(n.io, n.la->command(std::move(ping)));
+  CHECK_FALSE(r); // dropped after command_timeout (500 ms), checked each second
+  CHECK(std::chrono::steady_clock::now() - started < 3s);
+  CHECK(n.la->stats().outages == 1);
+  n.redis.resume();
+  CHECK(run(n.io, eventually([&]() -> asio::awaitable<bool> {
+    co_return n.la->stats().connected;
+  })));
+}
+
+TEST_CASE("redis: presence across processes; a crashed process's members expire",
+          "[integration][redis][presence]") {
+  auto o = fast_options();
+  o.presence_ttl = 1500ms;
+  two_nodes n(o);
+  auto ra = n.a->get("room"), rb = n.b->get("room");
+  auto alice = join(n.io, ra, "alice");
+  auto bob = join(n.io, rb, "bob");
+  auto bob_too = join(n.io, rb, "bob"); // the same name twice (two tabs)
+  auto everyone = [&] {
+    return run(n.io, eventually([&]() -> asio::awaitable<bool> {
+                 auto p = co_await ra.presence();
+                 co_return p && p->size() == 2;
+               }))
+               ? *run(n.io, ra.presence())
+               : std::vector<std::string>{};
+  };
+  CHECK(everyone() == std::vector<std::string>{"alice", "bob"});
+  bob.reset(); // one of bob's two memberships: still present
+  run(n.io, sleep_for(100ms));
+  CHECK(*run(n.io, ra.presence()) == std::vector<std::string>{"alice", "bob"});
+
+  // b's process "crashes": its layer drops without saying goodbye.
+  n.b.reset();
+  n.lb.reset();
+  bob_too.reset();
+  auto crashed = std::chrono::steady_clock::now();
+  REQUIRE(run(n.io, eventually([&]() -> asio::awaitable<bool> {
+    auto p = co_await ra.presence();
+    co_return p && *p == std::vector<std::string>{"alice"};
+  })));
+  CHECK(std::chrono::steady_clock::now() - crashed < 1500ms + 500ms);
+
+  // A clean close removes this process's entries at once.
+  run(n.io, n.la->close());
+  auto la2 = run(n.io, connect_layer(n.redis.url(), o));
+  coronet::groups c({}, la2);
+  auto names = run(n.io, c.get("room").presence());
+  REQUIRE(names);
+  CHECK(names->empty());
+}
+
+TEST_CASE("redis: URLs, refusals, passwords, databases, Unix sockets", "[integration][redis]") {
+  asio::io_context io;
+  auto connect = [&](std::string url, coronet::redis_options o = fast_options()) {
+    return run(io, coronet::redis_layer::connect(io.get_executor(), url, o));
+  };
+  SECTION("URLs") {
+    std::string why;
+    auto a = coronet::parse_redis_url("redis://:p%40ss@example.com:6380/2", why);
+    REQUIRE(a);
+    CHECK(a->host == "example.com");
+    CHECK(a->port == 6380);
+    CHECK(a->db == 2);
+    CHECK(a->password == "p@ss");
+    auto u = coronet::parse_redis_url("redis://app:secret@[::1]", why);
+    REQUIRE(u);
+    CHECK(u->host == "::1");
+    CHECK(u->user == "app");
+    CHECK(u->port == 6379);
+    auto s = coronet::parse_redis_url("unix:///run/redis.sock?db=1&password=x", why);
+    REQUIRE(s);
+    CHECK(s->path == "/run/redis.sock");
+    CHECK(s->db == 1);
+    for (auto bad : {"http://x", "redis://", "redis://h:99999", "redis://h/x", "unix://rel.sock",
+                     "unix:///s?color=red", "redis://h:1/2?db=3"}) {
+      INFO(bad);
+      CHECK(connect(bad).error() == coronet::errc::invalid_url);
+    }
+    CHECK(connect("rediss://h").error() == coronet::errc::unsupported);
+  }
+  SECTION("nothing listening") {
+    redis_server r;
+    auto url = r.url();
+    r.kill();
+    auto l = connect(url);
+    REQUIRE_FALSE(l);
+    CHECK(l.error() == coronet::errc::connection_refused);
+  }
+  SECTION("a password") {
+    redis_server r({.password = "hunter2"});
+    auto plain = "redis://127.0.0.1:" + std::to_string(r.port());
+    CHECK(connect(plain).error() == coronet::errc::unauthorized);
+    CHECK(connect("redis://:wrong@127.0.0.1:" + std::to_string(r.port())).error() ==
+          coronet::errc::unauthorized);
+    CHECK(connect(r.url()));
+  }
+  SECTION("a database and a Unix socket") {
+    redis_server r;
+    auto l = connect(r.url(3));
+    REQUIRE(l);
+    std::vector<std::string> set{"SET", "where", "db3"};
+    auto ok = run(io, (*l)->command(std::move(set)));
+    REQUIRE(ok);
+    CHECK(ok->str == "OK");
+    CHECK(r.cli("-n 3 GET where") == "db3");
+    auto u = connect("unix://" + r.socket_path() + "?db=3");
+    REQUIRE(u);
+    std::vector<std::string> get{"GET", "where"};
+    auto got = run(io, (*u)->command(std::move(get)));
+    REQUIRE(got);
+    CHECK(got->str == "db3");
+  }
+}
+
+namespace coronet::test {
+std::string skip_reason() {
+  return redis_server::available() ? "" : "redis-server is not installed (scripts/setup.sh installs it)";
+}
+} // namespace coronet::test
