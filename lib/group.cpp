@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <string>
 #include <map>
 #include <mutex>
 
@@ -66,6 +67,13 @@ struct group_state : std::enable_shared_from_this<group_state> {
   std::atomic<std::size_t> size{0};
   std::atomic<std::uint64_t> published{0}, received{0}, delivered{0}, dropped{0},
       disconnected{0};
+
+  // Numbered messages: the last number seen here and the recent history.
+  // Numbering and posting happen under `numbering`, so every thread gets
+  // them in number order.
+  std::mutex numbering;
+  std::uint64_t last_seq = 0;
+  std::deque<numbered_message> recent;
 
   ~group_state() {
     if (size.load() && owner->layer) owner->layer->unsubscribe(name);
@@ -161,10 +169,36 @@ struct group_state : std::enable_shared_from_this<group_state> {
   void publish(const shared_message& msg, bool from_here) {
     (from_here ? published : received).fetch_add(1, std::memory_order_relaxed);
     if (from_here && owner->layer) owner->layer->publish(name, msg);
+    post_to_shards(msg);
+  }
+
+  void post_to_shards(const shared_message& msg) {
     std::lock_guard lock(mutex);
     for (auto& s : shards)
       if (s->count.load(std::memory_order_relaxed))
         asio::post(s->ex, [self = shared_from_this(), s, msg] { self->deliver(*s, msg); });
+  }
+
+  // A numbered message to deliver here: numbered by the layer (seq > 0),
+  // or to number now (seq == 0).  Returns its number.
+  std::uint64_t deliver_numbered(shared_message msg, std::uint64_t seq,
+                                 std::string_view before = {}, std::string_view after = {}) {
+    std::lock_guard lock(numbering);
+    if (seq == 0) {
+      seq = ++last_seq;
+      std::string text;
+      text.reserve(before.size() + 20 + after.size());
+      text.append(before).append(std::to_string(seq)).append(after);
+      msg = shared_message(std::move(text));
+    } else {
+      last_seq = std::max(last_seq, seq);
+    }
+    if (opts().history && (recent.empty() || recent.back().seq < seq)) {
+      recent.push_back({seq, msg});
+      while (recent.size() > opts().history) recent.pop_front();
+    }
+    post_to_shards(msg);
+    return seq;
   }
 
   // On s's thread: hands `msg` to each member of s.
@@ -319,6 +353,33 @@ std::size_t group::size() const { return state_->size.load(); }
 
 std::vector<group_member> group::members() const { return state_->members(); }
 
+asio::awaitable<result<std::uint64_t>> group::publish_numbered(std::string_view before,
+                                                               std::string_view after) {
+  auto state = state_;
+  state->published.fetch_add(1, std::memory_order_relaxed);
+  if (auto& layer = state->owner->layer) {
+    std::uint64_t floor;
+    {
+      std::lock_guard lock(state->numbering);
+      floor = state->last_seq;
+    }
+    auto seq = co_await layer->publish_numbered(state->name, before, after,
+                                                state->opts().history, floor);
+    if (seq) co_return *seq; // every process's members get it through the layer
+  }
+  co_return state->deliver_numbered({}, 0, before, after);
+}
+
+asio::awaitable<result<std::vector<numbered_message>>> group::history() const {
+  auto state = state_;
+  if (auto& layer = state->owner->layer) {
+    auto kept = co_await layer->history(state->name, state->opts().history);
+    if (kept) co_return std::move(*kept);
+  }
+  std::lock_guard lock(state->numbering);
+  co_return std::vector<numbered_message>(state->recent.begin(), state->recent.end());
+}
+
 asio::awaitable<result<std::vector<std::string>>> group::presence() const {
   auto state = state_; // the handle may go while we wait
   if (auto& layer = state->owner->layer) co_return co_await layer->presence(state->name);
@@ -344,9 +405,14 @@ groups::groups(group_options o, std::shared_ptr<channel_layer> layer)
   if (state_->layer) {
     // The layer may outlive us: it holds the state weakly.
     std::weak_ptr<detail::groups_state> weak = state_;
-    state_->layer->attach([weak](std::string_view name, shared_message m) {
-      if (auto owner = weak.lock())
-        if (auto g = owner->find(name)) g->publish(m, false);
+    state_->layer->attach([weak](std::string_view name, shared_message m, std::uint64_t seq) {
+      auto owner = weak.lock();
+      if (!owner) return;
+      auto g = owner->find(name);
+      if (!g) return;
+      if (seq == 0) return g->publish(m, false);
+      g->received.fetch_add(1, std::memory_order_relaxed);
+      g->deliver_numbered(std::move(m), seq);
     });
   }
 }

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <tuple>
 
 namespace coronet {
 namespace {
@@ -260,9 +261,45 @@ std::int64_t epoch_ms() {
 }
 
 // A message on a group's channel: "c1", the publisher's node id (16 hex
-// digits), 't' or 'b' (text or binary), then the bytes.
+// digits), 't' or 'b' (text or binary), then the bytes.  A numbered message
+// has 'T' or 'B', then its number in decimal and a space before the bytes,
+// and goes to every process, the publisher's included.
 constexpr std::string_view envelope_magic = "c1";
 constexpr std::size_t envelope_header = 2 + 16 + 1;
+
+// Numbers, keeps and publishes a message in one step.  KEYS: the group's
+// sequence and history; ARGV: floor, before, after, history length,
+// channel, envelope header.  A history entry is "<seq> <message>".  The
+// floor keeps numbers rising past a Redis that restarted empty.
+constexpr const char* publish_numbered_script = R"lua(
+local seq = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if seq <= floor then
+  seq = floor + 1
+  redis.call('SET', KEYS[1], seq)
+end
+local n = string.format('%d', seq)
+local message = ARGV[2] .. n .. ARGV[3]
+local keep = tonumber(ARGV[4])
+if keep > 0 then
+  redis.call('RPUSH', KEYS[2], n .. ' ' .. message)
+  redis.call('LTRIM', KEYS[2], -keep, -1)
+end
+redis.call('PUBLISH', ARGV[5], ARGV[6] .. n .. ' ' .. message)
+return seq
+)lua";
+
+// "<digits> <rest>" -> (number, rest); number 0 when malformed.
+std::pair<std::uint64_t, std::string_view> split_numbered(std::string_view s) {
+  auto space = s.find(' ');
+  if (space == 0 || space == std::string_view::npos || space > 20) return {0, {}};
+  std::uint64_t n = 0;
+  for (auto c : s.substr(0, space)) {
+    if (c < '0' || c > '9') return {0, {}};
+    n = n * 10 + std::uint64_t(c - '0');
+  }
+  return {n, s.substr(space + 1)};
+}
 
 } // namespace
 
@@ -526,21 +563,72 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
 
   void on_message(const std::string& group, const redisReply* payload) {
     auto bytes = text_of(payload);
-    if (payload->type != REDIS_REPLY_STRING || bytes.size() < envelope_header ||
-        !bytes.starts_with(envelope_magic) || (bytes[18] != 't' && bytes[18] != 'b')) {
+    char kind = bytes.size() >= envelope_header ? bytes[18] : 0;
+    if (payload->type != REDIS_REPLY_STRING || !bytes.starts_with(envelope_magic) ||
+        (kind != 't' && kind != 'b' && kind != 'T' && kind != 'B')) {
       ++malformed;
       return;
     }
-    if (bytes.substr(2, 16) == node) return; // ours: our members have it
+    auto body = bytes.substr(envelope_header);
+    std::uint64_t seq = 0;
+    if (kind == 'T' || kind == 'B') {
+      std::tie(seq, body) = split_numbered(body);
+      if (seq == 0) {
+        ++malformed;
+        return;
+      }
+    } else if (bytes.substr(2, 16) == node) {
+      return; // ours, not numbered: our members have it
+    }
     ++received;
     receiver r;
     {
       std::lock_guard lock(receiver_mutex);
       r = deliver;
     }
-    if (r)
-      r(group, shared_message(std::string(bytes.substr(envelope_header)),
-                              bytes[18] == 't' ? message_kind::text : message_kind::binary));
+    auto k = kind == 't' || kind == 'T' ? message_kind::text : message_kind::binary;
+    if (r) r(group, shared_message(std::string(body), k), seq);
+  }
+
+  asio::awaitable<result<std::uint64_t>> publish_numbered(std::string group, std::string before,
+                                                          std::string after, std::size_t keep,
+                                                          std::uint64_t floor) {
+    if (!up) co_return fail(errc::closed);
+    std::vector<std::string> eval{"EVAL",
+                                  publish_numbered_script,
+                                  "2",
+                                  opts.prefix + "seq:" + group,
+                                  opts.prefix + "history:" + group,
+                                  std::to_string(floor),
+                                  std::move(before),
+                                  std::move(after),
+                                  std::to_string(keep),
+                                  channel_of(group),
+                                  std::string(envelope_magic) + node + "T"};
+    auto r = co_await call(pub, std::move(eval));
+    if (!r) co_return fail(r.error());
+    if (r->kind != redis_reply::type::integer || r->integer <= 0) {
+      log(log_level::error, "redis: numbered publish failed: " + r->str);
+      co_return fail(errc::protocol_error);
+    }
+    ++published;
+    co_return static_cast<std::uint64_t>(r->integer);
+  }
+
+  asio::awaitable<result<std::vector<numbered_message>>> history(std::string group,
+                                                                 std::size_t limit) {
+    if (!up) co_return fail(errc::closed);
+    if (limit == 0) co_return std::vector<numbered_message>{};
+    std::vector<std::string> range{"LRANGE", opts.prefix + "history:" + group,
+                                   "-" + std::to_string(limit), "-1"};
+    auto r = co_await call(pub, std::move(range));
+    if (!r) co_return fail(r.error());
+    std::vector<numbered_message> out;
+    for (auto& e : r->elements) {
+      auto [seq, body] = split_numbered(e.str);
+      if (seq) out.push_back({seq, shared_message(std::string(body))});
+    }
+    co_return out;
   }
 
   // ---- presence --------------------------------------------------------------
@@ -684,6 +772,23 @@ redis_layer_stats redis_layer::stats() const {
 }
 
 const std::string& redis_layer::node_id() const { return impl_->node; }
+
+asio::awaitable<result<std::uint64_t>> redis_layer::publish_numbered(const std::string& group,
+                                                                     std::string_view before,
+                                                                     std::string_view after,
+                                                                     std::size_t history,
+                                                                     std::uint64_t floor) {
+  auto i = impl_;
+  auto op = i->publish_numbered(group, std::string(before), std::string(after), history, floor);
+  co_return co_await asio::co_spawn(i->ex, std::move(op), asio::use_awaitable);
+}
+
+asio::awaitable<result<std::vector<numbered_message>>>
+redis_layer::history(const std::string& group, std::size_t limit) {
+  auto i = impl_;
+  auto op = i->history(group, limit);
+  co_return co_await asio::co_spawn(i->ex, std::move(op), asio::use_awaitable);
+}
 
 void redis_layer::attach(receiver r) {
   std::lock_guard lock(impl_->receiver_mutex);

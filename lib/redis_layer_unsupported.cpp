@@ -33,5 +33,15 @@ void redis_layer::member_left(const std::string&, const std::string&) {}
 asio::awaitable<result<std::vector<std::string>>> redis_layer::presence(const std::string&) {
   co_return fail(errc::unsupported);
 }
+asio::awaitable<result<std::uint64_t>> redis_layer::publish_numbered(const std::string&,
+                                                                     std::string_view,
+                                                                     std::string_view,
+                                                                     std::size_t, std::uint64_t) {
+  co_return fail(errc::unsupported);
+}
+asio::awaitable<result<std::vector<numbered_message>>> redis_layer::history(const std::string&,
+                                                                            std::size_t) {
+  co_return fail(errc::unsupported);
+}
 
 } // namespace coronet

@@ -83,13 +83,22 @@ struct group_options {
   /// Messages a member may have waiting beyond its channel's own send queue
   /// (wait and drop_oldest); at least 1.
   std::size_t member_backlog = 256;
+  /// Numbered messages (publish_numbered) each group keeps for history();
+  /// 0 = none.  With a channel layer that stores history (Redis), there.
+  std::size_t history = 0;
+};
+
+/// A message with its place in its group's sequence (publish_numbered()).
+struct numbered_message {
+  std::uint64_t seq = 0;
+  shared_message message;
 };
 
 /// What a group has done since it was created (this process's part).
 struct group_stats {
   std::size_t members = 0;          ///< members in this process now
   std::uint64_t published = 0;      ///< publish() calls in this process
-  std::uint64_t received = 0;       ///< messages from other processes (channel layer)
+  std::uint64_t received = 0;       ///< messages that came through the channel layer
   std::uint64_t delivered = 0;      ///< messages handed to a member's channel
   std::uint64_t dropped = 0;        ///< messages a slow member did not get
   std::uint64_t disconnected = 0;   ///< members disconnected by the slow-consumer policy
@@ -151,6 +160,28 @@ public:
   void publish(shared_message m);
   void publish(message_view m) { publish(shared_message(m)); }
 
+  /// Publishes the numbered message `before` + seq + `after` (seq in
+  /// decimal), where seq is the group's next sequence number, one more than
+  /// the last, across every process; keeps it in the group's history.  The
+  /// number is written between two parts so that it is assigned where the
+  /// order is decided (with Redis: in Redis, atomically with the publish and
+  /// the history, so every member in every process sees the numbers in
+  /// order) without decoding the message:
+  ///
+  ///   auto json = R"({"type":"message","text":"hi","seq":)";
+  ///   auto seq = co_await room.publish_numbered(json, "}");
+  ///
+  /// Completes with the number once the message is published.  With the
+  /// channel layer down it is numbered and delivered in this process only.
+  /// The strings must stay valid until it completes.
+  asio::awaitable<result<std::uint64_t>> publish_numbered(std::string_view before,
+                                                          std::string_view after);
+
+  /// The group's last group_options::history numbered messages, oldest
+  /// first: from the channel layer when it keeps them (Redis), else (or
+  /// while it is down) those this process has seen.
+  asio::awaitable<result<std::vector<numbered_message>>> history() const;
+
   /// Members in this process.
   std::size_t size() const;
   std::vector<group_member> members() const;
@@ -178,8 +209,10 @@ private:
 class channel_layer {
 public:
   /// Where a layer hands messages from other processes: the group's name
-  /// and the message, delivered to this process's members of it.
-  using receiver = std::function<void(std::string_view group, shared_message m)>;
+  /// and the message, delivered to this process's members of it; `seq` is
+  /// its number for a numbered message, else 0.
+  using receiver =
+      std::function<void(std::string_view group, shared_message m, std::uint64_t seq)>;
 
   virtual ~channel_layer() = default;
   /// Called once, before anything else, by the groups that use the layer.
@@ -196,6 +229,17 @@ public:
   /// The names of the group's members in every process, sorted, each once;
   /// fails when the layer cannot tell now (its backend is down).
   virtual asio::awaitable<result<std::vector<std::string>>> presence(const std::string& group) = 0;
+  /// Numbers and publishes before + seq + after to every process, this one
+  /// included (through the receiver, with its seq), and keeps the last
+  /// `history` of them; the number is above `floor`.  Fails when the
+  /// backend is down (the group then numbers and delivers it locally).
+  virtual asio::awaitable<result<std::uint64_t>>
+  publish_numbered(const std::string& group, std::string_view before, std::string_view after,
+                   std::size_t history, std::uint64_t floor) = 0;
+  /// The last `limit` numbered messages of the group, oldest first; fails
+  /// when the backend is down or keeps no history (errc::unsupported).
+  virtual asio::awaitable<result<std::vector<numbered_message>>>
+  history(const std::string& group, std::size_t limit) = 0;
 };
 
 /// The groups of one process, by name.  Thread-safe.  Keep it alive as long

@@ -22,6 +22,12 @@
 //   resubscribes every group that has members here, logs the recovery, and
 //   counts both.  A command that gets no reply within command_timeout
 //   counts as an outage too (a Redis that hangs, not only one that died).
+// - Numbered messages (group::publish_numbered): one Lua script numbers
+//   the message (INCR <prefix>seq:<name>), appends it to the group's
+//   history (RPUSH + LTRIM <prefix>history:<name>) and publishes it, so the
+//   numbers, the history and the order every process receives them in
+//   agree.  Every process, this one included, delivers it when Redis sends
+//   it back.
 // - Presence: each member's name is kept in a sorted set per group
 //   (<prefix>presence:<name>) with a deadline refreshed every third of
 //   presence_ttl while this process lives, so a crashed process's members
@@ -118,6 +124,13 @@ public:
   void member_joined(const std::string& group, const std::string& name) override;
   void member_left(const std::string& group, const std::string& name) override;
   asio::awaitable<result<std::vector<std::string>>> presence(const std::string& group) override;
+  asio::awaitable<result<std::uint64_t>> publish_numbered(const std::string& group,
+                                                          std::string_view before,
+                                                          std::string_view after,
+                                                          std::size_t history,
+                                                          std::uint64_t floor) override;
+  asio::awaitable<result<std::vector<numbered_message>>> history(const std::string& group,
+                                                                 std::size_t limit) override;
 
   struct impl;
 

@@ -236,6 +236,54 @@ TEST_CASE("members on many threads get every message of publishers on many threa
   for (int t = 0; t < threads; ++t) pool.on(t, [&, t] { members[t].clear(); });
 }
 
+TEST_CASE("numbered messages: every member sees 1, 2, 3... and the history keeps the last",
+          "[unit][group][numbered]") {
+  constexpr int threads = 3, publishers = 3, messages = 100;
+  thread_pool pool(threads);
+  coronet::groups rooms({.history = 10});
+  auto room = rooms.get("numbered");
+  std::vector<member_pair> members(threads);
+  std::vector<coronet::membership> joined;
+  for (int t = 0; t < threads; ++t)
+    pool.on(t, [&, t] {
+      members[t] = make_member(pool.ios[t]->get_executor());
+      joined.push_back(std::move(*room.join(members[t].ch, "m")));
+    });
+  std::vector<std::thread> senders;
+  for (int p = 0; p < publishers; ++p)
+    senders.emplace_back([&, p] {
+      asio::io_context io;
+      for (int i = 0; i < messages; ++i) {
+        auto before = "p" + std::to_string(p) + " #";
+        auto seq = run(io, room.publish_numbered(before, ""));
+        REQUIRE(seq);
+      }
+    });
+  for (auto& s : senders) s.join();
+  // Read on each member's own thread.
+  for (int t = 0; t < threads; ++t) {
+    std::promise<std::vector<std::string>> done;
+    auto fut = done.get_future();
+    asio::co_spawn(*pool.ios[t], read_n(*members[t].peer, publishers * messages),
+                   [&](std::exception_ptr, std::vector<std::string> v) { done.set_value(v); });
+    auto got = fut.get();
+    REQUIRE(got.size() == publishers * messages);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      auto number = got[i].substr(got[i].find('#') + 1);
+      CHECK(number == std::to_string(i + 1)); // in order, none missing, none twice
+    }
+  }
+  asio::io_context io;
+  auto kept = run(io, room.history());
+  REQUIRE(kept);
+  REQUIRE(kept->size() == 10);
+  CHECK(kept->front().seq == publishers * messages - 9);
+  CHECK(kept->back().seq == publishers * messages);
+  CHECK(kept->back().message.text().ends_with("#" + std::to_string(publishers * messages)));
+  joined.clear();
+  for (int t = 0; t < threads; ++t) pool.on(t, [&, t] { members[t] = {}; });
+}
+
 namespace {
 
 // One member that never reads (its channel's queue holds 4 KiB, the pipe
@@ -363,6 +411,19 @@ struct recording_layer : coronet::channel_layer {
     record("presence " + g);
     co_return std::vector<std::string>{"everyone"};
   }
+  // A backend that is down: the group numbers and keeps messages itself.
+  asio::awaitable<coronet::result<std::uint64_t>> publish_numbered(const std::string& g,
+                                                                   std::string_view,
+                                                                   std::string_view, std::size_t,
+                                                                   std::uint64_t floor) override {
+    record("numbered " + g + " above " + std::to_string(floor));
+    co_return coronet::fail(coronet::errc::closed);
+  }
+  asio::awaitable<coronet::result<std::vector<coronet::numbered_message>>>
+  history(const std::string& g, std::size_t) override {
+    record("history " + g);
+    co_return coronet::fail(coronet::errc::closed);
+  }
 };
 
 } // namespace
@@ -379,8 +440,8 @@ TEST_CASE("groups tell their channel layer what it needs, and take its messages"
     auto ja = room.join(a.ch, "a");
     auto jb = room.join(b.ch, "b");
     room.publish(coronet::shared_message(std::string("local")));
-    layer->deliver("r", coronet::shared_message(std::string("remote")));
-    layer->deliver("nobody-here", coronet::shared_message(std::string("x")));
+    layer->deliver("r", coronet::shared_message(std::string("remote")), 0);
+    layer->deliver("nobody-here", coronet::shared_message(std::string("x")), 0);
     for (auto* m : {&a, &b}) {
       auto got = run(io, read_n(*m->peer, 2));
       CHECK(got == std::vector<std::string>{"local", "remote"});
@@ -389,11 +450,22 @@ TEST_CASE("groups tell their channel layer what it needs, and take its messages"
     auto everyone = run(io, room.presence());
     REQUIRE(everyone);
     CHECK(*everyone == std::vector<std::string>{"everyone"});
+    // Numbered: the layer numbered 41 elsewhere; with it down, the group
+    // numbers the next one itself, above what it has seen.
+    layer->deliver("r", coronet::shared_message(std::string("n41")), 41);
+    auto seq = run(io, room.publish_numbered("n", ""));
+    REQUIRE(seq);
+    CHECK(*seq == 42);
+    for (auto* m : {&a, &b}) {
+      auto got = run(io, read_n(*m->peer, 2));
+      CHECK(got == std::vector<std::string>{"n41", "n42"});
+    }
     ja->leave();
     jb->leave();
   }
   CHECK_FALSE(layer->deliver); // detached when the groups went
   CHECK(layer->calls == std::vector<std::string>{"subscribe r", "joined r a", "joined r b",
-                                                 "publish r local", "presence r", "left r a", "left r b",
+                                                 "publish r local", "presence r", "numbered r above 41",
+                                                 "left r a", "left r b",
                                                  "unsubscribe r"});
 }

@@ -14,6 +14,8 @@
 #include "../support/run.hpp"
 #include "../support/skip.hpp"
 
+#include <asio/detached.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -141,6 +143,55 @@ TEST_CASE("redis: a publish reaches the members of every process exactly once",
   CHECK(ra.stats().delivered == 200);
   // A real client sees the same channel.
   CHECK(n.redis.cli("PUBSUB NUMSUB coronet:group:room") == "coronet:group:room\n2");
+}
+
+TEST_CASE("redis: numbered messages are in order in every process, and kept as history",
+          "[integration][redis][numbered]") {
+  asio::io_context io;
+  redis_server redis;
+  auto la = run(io, connect_layer(redis.url(), fast_options()));
+  auto lb = run(io, connect_layer(redis.url(), fast_options()));
+  coronet::groups a({.history = 20}, la), b({.history = 20}, lb);
+  auto ra = a.get("room"), rb = b.get("room");
+  auto a1 = join(io, ra, "a1");
+  auto b1 = join(io, rb, "b1");
+  REQUIRE(run(io, eventually([&]() -> asio::awaitable<bool> {
+    co_return co_await subscribers(*la, "room") == 2;
+  })));
+
+  // Both processes publish at once; the numbers interleave, and every
+  // member sees 1..100 in order, each once.
+  auto publish_all = [](coronet::group g, std::string who) -> asio::awaitable<void> {
+    for (int i = 0; i < 50; ++i) {
+      auto seq = co_await g.publish_numbered(who, "");
+      REQUIRE(seq);
+    }
+  };
+  asio::co_spawn(io, publish_all(ra, "a:"), asio::detached);
+  asio::co_spawn(io, publish_all(rb, "b:"), asio::detached);
+  for (auto* m : {a1.get(), b1.get()}) {
+    auto got = run(io, drain(*m, 500ms));
+    REQUIRE(got.size() == 100);
+    for (std::size_t i = 0; i < got.size(); ++i)
+      CHECK(got[i].substr(2) == std::to_string(i + 1));
+  }
+  auto kept = run(io, rb.history());
+  REQUIRE(kept);
+  REQUIRE(kept->size() == 20);
+  CHECK(kept->front().seq == 81);
+  CHECK(kept->back().seq == 100);
+  CHECK(redis.cli("LLEN coronet:history:room") == "20");
+
+  // Redis restarts empty: the numbers still go up, from what we have seen.
+  redis.kill();
+  redis.start();
+  REQUIRE(run(io, eventually([&]() -> asio::awaitable<bool> {
+    co_return la->stats().connected && co_await subscribers(*la, "room") == 2;
+  })));
+  auto next = run(io, ra.publish_numbered("a:", ""));
+  REQUIRE(next);
+  CHECK(*next == 101);
+  CHECK(run(io, drain(*b1, 500ms)) == std::vector<std::string>{"a:101"});
 }
 
 TEST_CASE("redis: a group is subscribed only while the process has a member",
