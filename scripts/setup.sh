@@ -40,6 +40,13 @@ if [ ! -d tests/interop/node/node_modules/ws ]; then
   (cd tests/interop/node && npm ci --no-audit --no-fund)
 fi
 
+# puppeteer-core for the browser tests of tests/browser (it drives Debian's
+# chromium; pinned to the 24.x line, which runs on Node 20).
+if [ ! -d tests/browser/node_modules/puppeteer-core ]; then
+  echo "setup: installing puppeteer-core into tests/browser"
+  (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+
 if [ "${1:-}" = "--deps" ]; then exit 0; fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release

@@ -114,12 +114,11 @@ asio::awaitable<int> run(const settings& s) {
   // Standard input on a thread of its own (it may be a file, a pipe or a
   // terminal); each line is posted here and said in the room.
   auto ex = co_await asio::this_coro::executor;
-  bool input_done = false;
   auto channel = *ch;
   std::thread reader([&, ex] {
     std::string line;
     while (std::getline(std::cin, line))
-      asio::post(ex, [&, line] {
+      asio::post(ex, [&, ex, line] {
         asio::co_spawn(
             ex,
             [&, line]() -> asio::awaitable<void> {
@@ -128,10 +127,11 @@ asio::awaitable<int> run(const settings& s) {
             },
             asio::detached);
       });
-    asio::post(ex, [&] {
-      input_done = true;
-      // The replies to the last lines come within --linger-ms.
-      channel.set_receive_timeout(std::chrono::milliseconds(s.linger_ms));
+    asio::post(ex, [&, ex] {
+      // The replies to the last lines come within --linger-ms; then the
+      // pending receive ends (closed) and so does the client.
+      auto linger = std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(s.linger_ms));
+      linger->async_wait([&, linger](std::error_code) { channel.stop_receiving(); });
     });
   });
   reader.detach(); // a terminal's read cannot be interrupted; the process ends it
@@ -140,8 +140,6 @@ asio::awaitable<int> run(const settings& s) {
   for (;;) {
     auto m = co_await ch->receive();
     if (!m) {
-      if (m.error() == coronet::errc::timeout && input_done) break;
-      if (m.error() == coronet::errc::timeout) continue;
       if (m.error() != coronet::errc::closed) {
         std::fprintf(stderr, "chat_client: connection ended: %s\n", m.error().message().c_str());
         status = 1;

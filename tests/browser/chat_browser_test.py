@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""The chat page in headless Chromium: two pages on two chat_servers joined
+by a redis-server this test starts, and a terminal client (chat_client over
+tcp://) that sees the same messages.
+
+Usage: chat_browser_test.py BIN_DIR SCREENSHOT.PNG
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.join(here, "..", "examples"))
+from chat_stack import Stack  # noqa: E402
+
+bin_dir, screenshot = sys.argv[1], sys.argv[2]
+if not os.path.exists("/usr/bin/chromium") or not os.path.isdir(
+        os.path.join(here, "node_modules", "puppeteer-core")):
+    print("SKIP: needs /usr/bin/chromium and puppeteer-core (scripts/setup.sh installs both)")
+    sys.exit(77)
+
+with Stack(bin_dir) as stack:
+    terminal = subprocess.Popen(
+        [os.path.join(bin_dir, "chat_client"), "--connect", stack.a.urls["tcp"], "--token",
+         stack.token("carol"), "--room", "lobby"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(0.5)  # carol is in the room before the pages talk
+    page = subprocess.run(["node", os.path.join(here, "chat_page_test.js"),
+                           stack.a.urls["ws"].replace("ws:", "http:") + "/",
+                           stack.b.urls["ws"].replace("ws:", "http:") + "/", screenshot],
+                          text=True, capture_output=True, timeout=120)
+    print(page.stdout + page.stderr, end="")
+    out = terminal.communicate(input="", timeout=30)[0]  # end of its input: it leaves
+    seen = ("[#lobby] alice: hello from Chromium on server A" in out and
+            "[#lobby] bob: hi back from server B" in out)
+    print(("ok   " if seen else "FAIL ") + "the terminal client over tcp:// saw both messages")
+    if not seen:
+        print(out)
+    sys.exit(0 if page.returncode == 0 and seen else 1)

@@ -1,0 +1,77 @@
+// Drives the chat page in headless Chromium (Debian's /usr/bin/chromium,
+// through puppeteer-core): two pages, each on its own chat_server, sign in,
+// join a room and chat.  Usage: node chat_page_test.js URL_A URL_B SCREENSHOT.PNG
+"use strict";
+const puppeteer = require("puppeteer-core");
+
+const [urlA, urlB, screenshot] = process.argv.slice(2);
+let failed = 0;
+function check(ok, what) {
+  console.log((ok ? "ok   " : "FAIL ") + what);
+  if (!ok) failed++;
+}
+
+async function signIn(browser, url, name) {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1000, height: 620 });
+  page.on("pageerror", (e) => check(false, name + ": page error " + e.message));
+  await page.goto(url, { waitUntil: "load" });
+  await page.type("#name", name);
+  await page.click("#login-form button");
+  await page.waitForSelector("#app:not([hidden])", { timeout: 10000 });
+  await page.type("#room", "lobby");
+  await page.click("#join-form button");
+  await page.waitForFunction(() => document.querySelector("#room-title").textContent === "# lobby",
+                             { timeout: 10000 });
+  return page;
+}
+
+async function say(page, text) {
+  await page.bringToFront(); // (typing goes to the focused tab)
+  await page.type("#text", text);
+  await page.click("#say-form button");
+}
+
+async function waitForMessage(page, text) {
+  await page.waitForFunction(
+    (t) => [...document.querySelectorAll(".message")].some((m) => m.textContent.includes(t)),
+    { timeout: 10000 }, text);
+}
+
+async function main() {
+  const browser = await puppeteer.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking"],
+  });
+  try {
+    const alice = await signIn(browser, urlA, "alice");
+    const bob = await signIn(browser, urlB, "bob");
+    check(true, "two pages on two servers signed in and joined #lobby");
+
+    await say(alice, "hello from Chromium on server A");
+    await waitForMessage(bob, "hello from Chromium on server A");
+    check(true, "bob (server B) got alice's message (server A) through Redis");
+    await say(bob, "hi back from server B");
+    await waitForMessage(alice, "hi back from server B");
+    check(true, "alice got bob's reply");
+
+    await alice.waitForFunction(
+      () => [...document.querySelectorAll("#members li")].map((li) => li.textContent)
+        .join(",").includes("bob"), { timeout: 10000 });
+    const members = await alice.$$eval("#members li", (lis) => lis.map((li) => li.textContent));
+    check(members.includes("alice (you)") && members.includes("bob"),
+          "alice's page lists the members: " + members.join(", "));
+    const seqs = await alice.$$eval(".message .seq", (s) => s.map((e) => e.textContent));
+    check(seqs.length >= 2, "messages show their seq: " + seqs.join(" "));
+    await alice.bringToFront();
+    await alice.screenshot({ path: screenshot });
+    check(true, "screenshot: " + screenshot);
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(() => process.exit(failed ? 1 : 0),
+            (e) => { console.log("FAIL " + e.stack); process.exit(1); });
