@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <string>
 #include <map>
 #include <mutex>
+#include <string>
 
 namespace coronet {
 
@@ -65,8 +65,7 @@ struct group_state : std::enable_shared_from_this<group_state> {
   std::mutex layer_order;
   std::vector<std::shared_ptr<shard>> shards;
   std::atomic<std::size_t> size{0};
-  std::atomic<std::uint64_t> published{0}, received{0}, delivered{0}, dropped{0},
-      disconnected{0};
+  std::atomic<std::uint64_t> published{0}, received{0}, delivered{0}, dropped{0}, disconnected{0};
 
   // Numbered messages: the last number seen here and the recent history.
   // Numbering and posting happen under `numbering`, so every thread gets
@@ -363,8 +362,8 @@ asio::awaitable<result<std::uint64_t>> group::publish_numbered(std::string_view 
       std::lock_guard lock(state->numbering);
       floor = state->last_seq;
     }
-    auto seq = co_await layer->publish_numbered(state->name, before, after,
-                                                state->opts().history, floor);
+    auto seq =
+        co_await layer->publish_numbered(state->name, before, after, state->opts().history, floor);
     if (seq) co_return *seq; // every process's members get it through the layer
   }
   co_return state->deliver_numbered({}, 0, before, after);
@@ -392,8 +391,8 @@ asio::awaitable<result<std::vector<std::string>>> group::presence() const {
 
 group_stats group::stats() const {
   auto& s = *state_;
-  return {s.size.load(),          s.published.load(), s.received.load(),
-          s.delivered.load(),     s.dropped.load(),   s.disconnected.load()};
+  return {s.size.load(),      s.published.load(), s.received.load(),
+          s.delivered.load(), s.dropped.load(),   s.disconnected.load()};
 }
 
 // ---- groups -----------------------------------------------------------------

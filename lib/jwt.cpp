@@ -152,7 +152,7 @@ std::optional<std::string> jwt_from_request(const http_request& r, std::string_v
 }
 
 std::function<authorization(const http_request&)> jwt_authorize(jwt_verifier verifier,
-                                                                 std::string name) {
+                                                                std::string name) {
   return [verifier = std::move(verifier), name = std::move(name)](const http_request& r) {
     auto token = jwt_from_request(r, name);
     auto claims = verifier.verify(token ? std::string_view(*token) : std::string_view());

@@ -84,8 +84,8 @@ public:
   std::function<void(std::string why)> on_lost;
 
   /// Starts connecting; `done` gets the outcome (posted).
-  bool start(const redis_address& a, std::move_only_function<void(std::error_code, std::string)> done,
-             std::string& why) {
+  bool start(const redis_address& a,
+             std::move_only_function<void(std::error_code, std::string)> done, std::string& why) {
     ac_ = a.path.empty() ? redisAsyncConnect(a.host.c_str(), a.port)
                          : redisAsyncConnectUnix(a.path.c_str());
     if (!ac_ || ac_->err) {
@@ -247,8 +247,8 @@ private:
 
 std::string new_node_id() {
   std::random_device rd;
-  std::uint64_t v = (std::uint64_t(rd()) << 32) ^ rd() ^
-                    std::uint64_t(clock::now().time_since_epoch().count());
+  std::uint64_t v =
+      (std::uint64_t(rd()) << 32) ^ rd() ^ std::uint64_t(clock::now().time_since_epoch().count());
   char out[17];
   std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(v));
   return out;
@@ -328,10 +328,10 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
     bool wanted = false, subscribed = false, in_flight = false;
   };
   std::map<std::string, subscription_state, std::less<>> subscriptions; // by group
-  std::map<std::string, std::map<std::string, int>> presence_names;       // group -> name -> count
+  std::map<std::string, std::map<std::string, int>> presence_names;     // group -> name -> count
 
-  std::atomic<std::uint64_t> outages{0}, reconnects{0}, published{0}, publish_lost{0},
-      received{0}, malformed{0};
+  std::atomic<std::uint64_t> outages{0}, reconnects{0}, published{0}, publish_lost{0}, received{0},
+      malformed{0};
   std::atomic<bool> connected{false};
 
   ~impl() {
@@ -345,7 +345,9 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
                                  : "unix://" + address.path;
   }
 
-  std::string channel_of(std::string_view group) const { return opts.prefix + "group:" + std::string(group); }
+  std::string channel_of(std::string_view group) const {
+    return opts.prefix + "group:" + std::string(group);
+  }
   std::string presence_key(std::string_view group) const {
     return opts.prefix + "presence:" + std::string(group);
   }
@@ -354,14 +356,14 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<result<redis_reply>> call(std::shared_ptr<redis_connection> c,
                                             std::vector<std::string> args) {
-    auto [ec, reply] = co_await asio::async_initiate<decltype(use_tuple),
-                                                     void(std::error_code, redis_reply)>(
-        [&](auto handler) {
-          c->command(args, [h = std::move(handler)](std::error_code e, redis_reply r) mutable {
-            std::move(h)(e, std::move(r));
-          });
-        },
-        use_tuple);
+    auto [ec, reply] =
+        co_await asio::async_initiate<decltype(use_tuple), void(std::error_code, redis_reply)>(
+            [&](auto handler) {
+              c->command(args, [h = std::move(handler)](std::error_code e, redis_reply r) mutable {
+                std::move(h)(e, std::move(r));
+              });
+            },
+            use_tuple);
     if (ec) co_return fail(ec);
     co_return std::move(reply);
   }
@@ -376,7 +378,8 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
       *timed_out = true;
       c->close();
     });
-    auto failed = [&](std::error_code ec, std::string_view why) -> result<std::shared_ptr<redis_connection>> {
+    auto failed = [&](std::error_code ec,
+                      std::string_view why) -> result<std::shared_ptr<redis_connection>> {
       deadline.cancel();
       c->close();
       if (*timed_out) ec = errc::timeout;
@@ -385,20 +388,21 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
     };
 
     std::string why;
-    auto [ec, reason] = co_await asio::async_initiate<decltype(use_tuple),
-                                                      void(std::error_code, std::string)>(
-        [&](auto handler) {
-          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          if (!c->start(address,
-                        [shared](std::error_code e, std::string w) mutable {
-                          std::move (*shared)(e, std::move(w));
-                        },
-                        why))
-            asio::post(ex, [shared, why]() mutable {
-              std::move (*shared)(make_error_code(errc::connection_refused), why);
-            });
-        },
-        use_tuple);
+    auto [ec, reason] =
+        co_await asio::async_initiate<decltype(use_tuple), void(std::error_code, std::string)>(
+            [&](auto handler) {
+              auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+              if (!c->start(
+                      address,
+                      [shared](std::error_code e, std::string w) mutable {
+                        std::move (*shared)(e, std::move(w));
+                      },
+                      why))
+                asio::post(ex, [shared, why]() mutable {
+                  std::move (*shared)(make_error_code(errc::connection_refused), why);
+                });
+            },
+            use_tuple);
     if (ec) co_return failed(ec, "cannot connect: " + reason);
 
     auto check = [&](const result<redis_reply>& r, std::string_view what) -> std::error_code {
@@ -488,10 +492,12 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
       while (up && !closing) {
         // Sleep until lost() or close() wakes us, checking on the way that
         // commands get answers and presence entries stay fresh.
-        wake.expires_after(std::min<clock::duration>(std::chrono::seconds(1), opts.presence_ttl / 3));
+        wake.expires_after(
+            std::min<clock::duration>(std::chrono::seconds(1), opts.presence_ttl / 3));
         co_await wake.async_wait(use_tuple);
         if (!up || closing) break;
-        if (auto oldest = pub->oldest_pending(); oldest && clock::now() - *oldest > opts.command_timeout) {
+        if (auto oldest = pub->oldest_pending();
+            oldest && clock::now() - *oldest > opts.command_timeout) {
           lost("no reply within " + std::to_string(opts.command_timeout.count()) + " ms");
           break;
         }
@@ -767,17 +773,15 @@ asio::awaitable<result<redis_reply>> redis_layer::command(std::vector<std::strin
 
 redis_layer_stats redis_layer::stats() const {
   auto& i = *impl_;
-  return {i.connected.load(), i.outages.load(),  i.reconnects.load(), i.published.load(),
+  return {i.connected.load(),    i.outages.load(),  i.reconnects.load(), i.published.load(),
           i.publish_lost.load(), i.received.load(), i.malformed.load()};
 }
 
 const std::string& redis_layer::node_id() const { return impl_->node; }
 
-asio::awaitable<result<std::uint64_t>> redis_layer::publish_numbered(const std::string& group,
-                                                                     std::string_view before,
-                                                                     std::string_view after,
-                                                                     std::size_t history,
-                                                                     std::uint64_t floor) {
+asio::awaitable<result<std::uint64_t>>
+redis_layer::publish_numbered(const std::string& group, std::string_view before,
+                              std::string_view after, std::size_t history, std::uint64_t floor) {
   auto i = impl_;
   auto op = i->publish_numbered(group, std::string(before), std::string(after), history, floor);
   co_return co_await asio::co_spawn(i->ex, std::move(op), asio::use_awaitable);

@@ -35,8 +35,8 @@ asio::awaitable<result<std::vector<std::string>>> redis_layer::presence(const st
 }
 asio::awaitable<result<std::uint64_t>> redis_layer::publish_numbered(const std::string&,
                                                                      std::string_view,
-                                                                     std::string_view,
-                                                                     std::size_t, std::uint64_t) {
+                                                                     std::string_view, std::size_t,
+                                                                     std::uint64_t) {
   co_return fail(errc::unsupported);
 }
 asio::awaitable<result<std::vector<numbered_message>>> redis_layer::history(const std::string&,

@@ -98,7 +98,8 @@ result<redis_address> parse_redis_url(std::string_view url, std::string& why) {
   if (a.host.empty()) return bad("no host");
   if (slash != std::string_view::npos) {
     auto db = rest.substr(slash + 1);
-    if (auto q = db.find('?'); q != std::string_view::npos) return bad("no query options on redis://");
+    if (auto q = db.find('?'); q != std::string_view::npos)
+      return bad("no query options on redis://");
     if (!db.empty() && !to_int(db, a.db, 1'000'000)) return bad("the path must be a db number");
   }
   return a;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs every dependency coronet needs from Debian's packages (and, for
-# the interop tests, Node's ws from npm into tests/interop/node), then
-# configures and builds with CMake into build/.  Safe to run again.
+# Installs every dependency coronet needs from Debian's packages (and from
+# npm: Node's ws for the interop tests, puppeteer-core for the browser tests,
+# Socket.IO for the fan-out bench, each into its own folder), then configures
+# and builds with CMake into build/.  Safe to run again.
 #
 #   scripts/setup.sh            install + build
 #   scripts/setup.sh --deps     install only
@@ -45,6 +46,13 @@ fi
 if [ ! -d tests/browser/node_modules/puppeteer-core ]; then
   echo "setup: installing puppeteer-core into tests/browser"
   (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+
+# Socket.IO 4 and its Redis adapter, the server fanout_bench measures
+# coronet's groups against (examples/bench/socketio/server.js).
+if [ ! -d examples/bench/socketio/node_modules/socket.io ]; then
+  echo "setup: installing socket.io into examples/bench/socketio"
+  (cd examples/bench/socketio && npm ci --no-audit --no-fund)
 fi
 
 if [ "${1:-}" = "--deps" ]; then exit 0; fi

@@ -130,7 +130,8 @@ asio::awaitable<int> run(const settings& s) {
     asio::post(ex, [&, ex] {
       // The replies to the last lines come within --linger-ms; then the
       // pending receive ends (closed) and so does the client.
-      auto linger = std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(s.linger_ms));
+      auto linger =
+          std::make_shared<asio::steady_timer>(ex, std::chrono::milliseconds(s.linger_ms));
       linger->async_wait([&, linger](std::error_code) { channel.stop_receiving(); });
     });
   });
@@ -167,7 +168,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", s.json_output, "print the server's messages as JSON, one per line");
   app.add_option("--linger-ms", s.linger_ms, "after the end of input, wait this long for replies");
   app.add_option("--ca", s.ca, "wss:// and tls://: the CA that signed the server's certificate");
-  app.add_flag("--insecure", s.insecure, "wss:// and tls://: do not verify the server (tests only)");
+  app.add_flag("--insecure", s.insecure,
+               "wss:// and tls://: do not verify the server (tests only)");
   CLI11_PARSE(app, argc, argv);
 
   asio::io_context io;

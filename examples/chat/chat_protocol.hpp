@@ -47,8 +47,7 @@ inline std::variant<request, std::string> parse_request(std::string_view text) {
     r.token = *token;
     return r;
   }
-  if (r.type != "join" && r.type != "leave" && r.type != "say")
-    return "unknown type: " + r.type;
+  if (r.type != "join" && r.type != "leave" && r.type != "say") return "unknown type: " + r.type;
   auto room = field("room");
   if (!room) return std::string("missing field: room");
   if (room->empty() || room->size() > max_room_bytes)
@@ -84,9 +83,9 @@ struct numbered_parts {
   std::string before, after;
 };
 inline numbered_parts message(std::string_view room, std::string_view from, std::string_view text) {
-  auto s = json{{"type", "message"}, {"room", room}, {"from", from}, {"text", text},
-                {"ts", now_ms()}}
-               .dump();
+  auto s =
+      json{{"type", "message"}, {"room", room}, {"from", from}, {"text", text}, {"ts", now_ms()}}
+          .dump();
   s.pop_back(); // the closing brace
   return {s + ",\"seq\":", "}"};
 }

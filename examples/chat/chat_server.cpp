@@ -185,12 +185,12 @@ coronet::http_response http_page(const settings& s, const coronet::http_request&
     auto now = chat::now_ms() / 1000;
     coronet::http_response token;
     token.content_type = "application/json";
-    token.body = chat::json{{"token", coronet::jwt_sign(chat::json{{"sub", name},
-                                                                   {"iat", now},
-                                                                   {"exp", now + 86400}}
-                                                            .dump(),
-                                                        s.secret)}}
-                     .dump();
+    token.body =
+        chat::json{
+            {"token",
+             coronet::jwt_sign(chat::json{{"sub", name}, {"iat", now}, {"exp", now + 86400}}.dump(),
+                               s.secret)}}
+            .dump();
     token.headers.push_back({"Cache-Control", "no-store"});
     return token;
   }
@@ -245,8 +245,7 @@ int main(int argc, char** argv) {
     std::optional<coronet::result<std::shared_ptr<coronet::redis_layer>>> connected;
     asio::co_spawn(io, coronet::redis_layer::connect(io.get_executor(), s.redis),
                    [&](std::exception_ptr, auto r) { connected = std::move(r); });
-    while (!connected && io.run_one()) {
-    }
+    while (!connected && io.run_one()) {}
     if (!connected || !*connected) {
       std::fprintf(stderr, "chat_server: cannot use Redis at %s: %s\n", s.redis.c_str(),
                    connected ? connected->error().message().c_str() : "no answer");
@@ -285,7 +284,8 @@ int main(int argc, char** argv) {
       if (name == "tls") o.tls.identities = {s.identity};
       handler = [&chat](coronet::channel ch) { return line_client(chat, ch); };
     } else {
-      std::fprintf(stderr, "chat_server: %s: the chat runs on ws://, wss://, tcp://, tls:// or unix://\n",
+      std::fprintf(stderr,
+                   "chat_server: %s: the chat runs on ws://, wss://, tcp://, tls:// or unix://\n",
                    url.c_str());
       return 2;
     }
@@ -302,7 +302,7 @@ int main(int argc, char** argv) {
     servers.push_back(std::move(server));
   }
   std::printf("chat_server: %s\n", layer ? ("rooms shared through Redis at " + s.redis).c_str()
-                                          : "rooms in this process only (no --redis)");
+                                         : "rooms in this process only (no --redis)");
   std::fflush(stdout);
 
   // Ctrl-C / SIGTERM: the listeners stop gracefully (on a thread of their

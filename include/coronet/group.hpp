@@ -96,20 +96,20 @@ struct numbered_message {
 
 /// What a group has done since it was created (this process's part).
 struct group_stats {
-  std::size_t members = 0;          ///< members in this process now
-  std::uint64_t published = 0;      ///< publish() calls in this process
-  std::uint64_t received = 0;       ///< messages that came through the channel layer
-  std::uint64_t delivered = 0;      ///< messages handed to a member's channel
-  std::uint64_t dropped = 0;        ///< messages a slow member did not get
-  std::uint64_t disconnected = 0;   ///< members disconnected by the slow-consumer policy
+  std::size_t members = 0;        ///< members in this process now
+  std::uint64_t published = 0;    ///< publish() calls in this process
+  std::uint64_t received = 0;     ///< messages that came through the channel layer
+  std::uint64_t delivered = 0;    ///< messages handed to a member's channel
+  std::uint64_t dropped = 0;      ///< messages a slow member did not get
+  std::uint64_t disconnected = 0; ///< members disconnected by the slow-consumer policy
 };
 
 /// One member, as group::members() lists it.
 struct group_member {
   std::string name;
-  const void* id = nullptr;   ///< the channel's id()
-  std::uint64_t dropped = 0;  ///< messages this member did not get
-  std::size_t backlog = 0;    ///< messages waiting beyond its channel's send queue
+  const void* id = nullptr;  ///< the channel's id()
+  std::uint64_t dropped = 0; ///< messages this member did not get
+  std::size_t backlog = 0;   ///< messages waiting beyond its channel's send queue
 };
 
 namespace detail {
@@ -211,8 +211,7 @@ public:
   /// Where a layer hands messages from other processes: the group's name
   /// and the message, delivered to this process's members of it; `seq` is
   /// its number for a numbered message, else 0.
-  using receiver =
-      std::function<void(std::string_view group, shared_message m, std::uint64_t seq)>;
+  using receiver = std::function<void(std::string_view group, shared_message m, std::uint64_t seq)>;
 
   virtual ~channel_layer() = default;
   /// Called once, before anything else, by the groups that use the layer.
@@ -238,8 +237,8 @@ public:
                    std::size_t history, std::uint64_t floor) = 0;
   /// The last `limit` numbered messages of the group, oldest first; fails
   /// when the backend is down or keeps no history (errc::unsupported).
-  virtual asio::awaitable<result<std::vector<numbered_message>>>
-  history(const std::string& group, std::size_t limit) = 0;
+  virtual asio::awaitable<result<std::vector<numbered_message>>> history(const std::string& group,
+                                                                         std::size_t limit) = 0;
 };
 
 /// The groups of one process, by name.  Thread-safe.  Keep it alive as long

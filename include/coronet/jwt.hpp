@@ -30,8 +30,8 @@ namespace coronet {
 
 /// Why a token was refused.
 enum class jwt_errc {
-  missing = 1,           ///< the request carries no token
-  malformed,             ///< not three base64url parts of JSON objects, or a claim of the wrong type
+  missing = 1, ///< the request carries no token
+  malformed,   ///< not three base64url parts of JSON objects, or a claim of the wrong type
   unsupported_algorithm, ///< the header's "alg" is not HS256
   bad_signature,         ///< the signature does not match (wrong secret, or altered)
   expired,               ///< "exp" is past (beyond the leeway)
@@ -61,9 +61,9 @@ public:
 
   /// The claims of `token` if it is a valid HS256 token at `now`; else a
   /// jwt_errc.  Tokens longer than 8 KiB are malformed.
-  result<jwt_claims> verify(std::string_view token,
-                            std::chrono::system_clock::time_point now =
-                                std::chrono::system_clock::now()) const;
+  result<jwt_claims>
+  verify(std::string_view token,
+         std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
   std::chrono::seconds leeway() const noexcept { return leeway_; }
 
@@ -81,7 +81,7 @@ std::optional<std::string> jwt_from_request(const http_request& r, std::string_v
 /// (channel::info<jwt_claims>()); any other gets 401 with
 /// "WWW-Authenticate: Bearer" and a body saying why, before any upgrade.
 std::function<authorization(const http_request&)> jwt_authorize(jwt_verifier verifier,
-                                                                 std::string name = "token");
+                                                                std::string name = "token");
 
 /// An HS256 token for the JSON object `claims_json` (not checked: pass what
 /// a JSON library wrote), signed with `secret`.

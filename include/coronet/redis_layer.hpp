@@ -79,12 +79,12 @@ struct redis_reply {
 
 struct redis_layer_stats {
   bool connected = false;
-  std::uint64_t outages = 0;       ///< times the connection to Redis was lost
-  std::uint64_t reconnects = 0;    ///< times it came back
-  std::uint64_t published = 0;     ///< messages sent to Redis
-  std::uint64_t publish_lost = 0;  ///< messages not sent because Redis was down
-  std::uint64_t received = 0;      ///< messages from other processes
-  std::uint64_t malformed = 0;     ///< messages on our channels that were not ours to read
+  std::uint64_t outages = 0;      ///< times the connection to Redis was lost
+  std::uint64_t reconnects = 0;   ///< times it came back
+  std::uint64_t published = 0;    ///< messages sent to Redis
+  std::uint64_t publish_lost = 0; ///< messages not sent because Redis was down
+  std::uint64_t received = 0;     ///< messages from other processes
+  std::uint64_t malformed = 0;    ///< messages on our channels that were not ours to read
 };
 
 class redis_layer final : public channel_layer {
@@ -124,11 +124,9 @@ public:
   void member_joined(const std::string& group, const std::string& name) override;
   void member_left(const std::string& group, const std::string& name) override;
   asio::awaitable<result<std::vector<std::string>>> presence(const std::string& group) override;
-  asio::awaitable<result<std::uint64_t>> publish_numbered(const std::string& group,
-                                                          std::string_view before,
-                                                          std::string_view after,
-                                                          std::size_t history,
-                                                          std::uint64_t floor) override;
+  asio::awaitable<result<std::uint64_t>>
+  publish_numbered(const std::string& group, std::string_view before, std::string_view after,
+                   std::size_t history, std::uint64_t floor) override;
   asio::awaitable<result<std::vector<numbered_message>>> history(const std::string& group,
                                                                  std::size_t limit) override;
 

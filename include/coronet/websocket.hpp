@@ -499,10 +499,9 @@ accept_websocket(Stream s, std::shared_ptr<const endpoint_config> config,
                                                       : errc::handshake_failed);
   }
   auto initial = std::as_bytes(std::span(head).subspan(*n));
-  co_return websocket<Stream>(std::move(s), websocket<Stream>::role::server, std::move(config),
-                              initial,
-                              {std::move(d.request), std::move(d.subprotocol),
-                               std::move(d.granted)});
+  co_return websocket<Stream>(
+      std::move(s), websocket<Stream>::role::server, std::move(config), initial,
+      {std::move(d.request), std::move(d.subprotocol), std::move(d.granted)});
 }
 
 /// Client side of the opening handshake on a connected stream: sends the

@@ -94,8 +94,9 @@ TEST_CASE("jwt: forged, altered and malformed tokens are refused", "[unit][jwt]"
     // {"alg":"none"} and {"alg":"HS512","typ":"JWT"}, base64url
     CHECK(verify.verify(with_part(good, 0, "eyJhbGciOiJub25lIn0"), at(t0)).error() ==
           jwt_errc::unsupported_algorithm);
-    CHECK(verify.verify(with_part(good, 0, "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9"), at(t0))
-              .error() == jwt_errc::unsupported_algorithm);
+    CHECK(
+        verify.verify(with_part(good, 0, "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9"), at(t0)).error() ==
+        jwt_errc::unsupported_algorithm);
   }
   SECTION("not a JWT") {
     for (std::string bad : {"abc", "a.b", "a.b.c.d", "..", "!!!.e30.sig", "e30.e30", "e30.W10.",
@@ -107,8 +108,7 @@ TEST_CASE("jwt: forged, altered and malformed tokens are refused", "[unit][jwt]"
   SECTION("claims of the wrong type") {
     CHECK(verify.verify(token({{"sub", 42}}), at(t0)).error() == jwt_errc::malformed);
     CHECK(verify.verify(token({{"exp", "tomorrow"}}), at(t0)).error() == jwt_errc::malformed);
-    CHECK(verify.verify(coronet::jwt_sign("[1,2]", secret), at(t0)).error() ==
-          jwt_errc::malformed);
+    CHECK(verify.verify(coronet::jwt_sign("[1,2]", secret), at(t0)).error() == jwt_errc::malformed);
     CHECK(verify.verify(coronet::jwt_sign("{not json", secret), at(t0)).error() ==
           jwt_errc::malformed);
   }

@@ -9,9 +9,12 @@ Usage: chat_example_test.py BIN_DIR   (the folder with chat_server, chat_client)
 import asyncio
 import json
 import os
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -181,11 +184,38 @@ async def main():
               "tcp client sees the same messages")
         check(all(isinstance(m["ts"], int) for m in tcp_got), "messages carry ts")
 
+        # ---- wss://: the same rooms over TLS --------------------------------------
+        pki = tempfile.mkdtemp()
+        cert, key = os.path.join(pki, "cert.pem"), os.path.join(pki, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        c_wss = stack.add(["wss://127.0.0.1:0"], extra=["--cert", cert, "--key", key])
+        tls = ssl.create_default_context(cafile=cert)
+        secure = await websockets.connect(c_wss.urls["wss"] + "/chat?token=" + stack.token("tls"),
+                                          ssl=tls)
+        await secure.send(json.dumps({"type": "join", "room": "lobby"}))
+        while json.loads(await asyncio.wait_for(secure.recv(), 5))["type"] != "joined":
+            pass
+        await a.send(type="say", room="lobby", text="to the TLS client")
+        while True:
+            m = json.loads(await asyncio.wait_for(secure.recv(), 5))
+            if m["type"] == "message":
+                break
+        check(m["text"] == "to the TLS client" and m["seq"] == 31,
+              "wss:// on a third server: the same room, the next seq")
+        await secure.close()
+        for c in (a, b):
+            await c.messages(1)
+        tcp.recv_type("message")
+        shutil.rmtree(pki)
+
         # ---- history -----------------------------------------------------------
         late = await Client.connect(b_ws, stack.token("dave"), "dave")
         await late.send(type="join", room="lobby")
         history = (await late.recv_type("joined"))["history"]
-        check([m["seq"] for m in history] == list(range(1, 31)), "history on join: all 30")
+        check([m["seq"] for m in history] == list(range(1, 32)), "history on join: all 31")
         await late.ws.close()
 
         # ---- bad input: an error, and the connection stays open -----------------

@@ -108,8 +108,8 @@ class Stack:
         self.a = self.add(["ws://127.0.0.1:0", "tcp://127.0.0.1:0"], history)
         self.b = self.add(["ws://127.0.0.1:0"], history)
 
-    def add(self, listen, history=50):
-        server = ChatServer(self.bin_dir, listen, self.redis.url, self.secret, history)
+    def add(self, listen, history=50, extra=()):
+        server = ChatServer(self.bin_dir, listen, self.redis.url, self.secret, history, extra)
         self.servers.append(server)
         return server
 

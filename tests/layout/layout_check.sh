@@ -4,7 +4,8 @@
 #    transports/, and no include of another transport's folder;
 #  - the core (lib/) names no transport: no scheme literal, no include of
 #    transports/;
-#  - public headers never include wslay, mbedTLS or http-parser;
+#  - public headers never include wslay, mbedTLS, http-parser, hiredis or
+#    nlohmann-json (the library's private dependencies);
 #  - every folder under transports/ is one line in CMakeLists.txt and one in
 #    meson.build, and has both build files of its own.
 # Usage: layout_check.sh SOURCE_DIR
@@ -20,7 +21,7 @@ while IFS= read -r hit; do say "the core includes a transport's private file: $h
 while IFS= read -r hit; do say "the core names a scheme: $hit"; done \
   < <(grep -rnE '"(tcp|udp|tls|ws|wss|unix)"' lib/ || true)
 while IFS= read -r hit; do say "a public header includes a private dependency: $hit"; done \
-  < <(grep -rnE '#include[[:space:]]+<(wslay/|mbedtls/|http_parser)' include/ || true)
+  < <(grep -rnE '#include[[:space:]]+<(wslay/|mbedtls/|http_parser|hiredis/|nlohmann/)' include/ || true)
 
 for dir in transports/*/; do
   name=$(basename "$dir")

@@ -65,7 +65,7 @@ coronet::redis_options fast_options() {
 }
 
 asio::awaitable<std::shared_ptr<coronet::redis_layer>> connect_layer(std::string url,
-                                                                      coronet::redis_options o) {
+                                                                     coronet::redis_options o) {
   auto l = co_await coronet::redis_layer::connect(co_await asio::this_coro::executor, url, o);
   REQUIRE(l);
   co_return *l;
@@ -156,8 +156,8 @@ TEST_CASE("redis: numbered messages are in order in every process, and kept as h
   auto a1 = join(io, ra, "a1");
   auto b1 = join(io, rb, "b1");
   REQUIRE(run(io, eventually([&]() -> asio::awaitable<bool> {
-    co_return co_await subscribers(*la, "room") == 2;
-  })));
+                co_return co_await subscribers(*la, "room") == 2;
+              })));
 
   // Both processes publish at once; the numbers interleave, and every
   // member sees 1..100 in order, each once.
@@ -172,8 +172,7 @@ TEST_CASE("redis: numbered messages are in order in every process, and kept as h
   for (auto* m : {a1.get(), b1.get()}) {
     auto got = run(io, drain(*m, 500ms));
     REQUIRE(got.size() == 100);
-    for (std::size_t i = 0; i < got.size(); ++i)
-      CHECK(got[i].substr(2) == std::to_string(i + 1));
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i].substr(2) == std::to_string(i + 1));
   }
   auto kept = run(io, rb.history());
   REQUIRE(kept);
@@ -186,8 +185,8 @@ TEST_CASE("redis: numbered messages are in order in every process, and kept as h
   redis.kill();
   redis.start();
   REQUIRE(run(io, eventually([&]() -> asio::awaitable<bool> {
-    co_return la->stats().connected && co_await subscribers(*la, "room") == 2;
-  })));
+                co_return la->stats().connected&& co_await subscribers(*la, "room") == 2;
+              })));
   auto next = run(io, ra.publish_numbered("a:", ""));
   REQUIRE(next);
   CHECK(*next == 101);
@@ -228,20 +227,20 @@ TEST_CASE("redis: killed and restarted, local delivery never stops and remote re
 
   n.redis.kill();
   REQUIRE(run(n.io, eventually([&]() -> asio::awaitable<bool> {
-    co_return !n.la->stats().connected && !n.lb->stats().connected;
-  })));
+                co_return !n.la->stats().connected && !n.lb->stats().connected;
+              })));
   CHECK(n.la->stats().outages == 1);
   CHECK(logs.mentions("redis: lost"));
   for (int i = 0; i < 10; ++i) ra.publish(coronet::shared_message("down" + std::to_string(i)));
   auto local = run(n.io, drain(*a1, 300ms));
-  CHECK(local.size() == 10); // this process's members got every message
+  CHECK(local.size() == 10);                   // this process's members got every message
   CHECK(run(n.io, drain(*b1, 300ms)).empty()); // the other process's could not
   CHECK(n.la->stats().publish_lost == 10);
 
   n.redis.start();
   REQUIRE(run(n.io, eventually([&]() -> asio::awaitable<bool> {
-    co_return n.la->stats().connected && n.lb->stats().connected;
-  })));
+                co_return n.la->stats().connected&& n.lb->stats().connected;
+              })));
   CHECK(n.la->stats().reconnects == 1);
   CHECK(logs.mentions("redis: reconnected"));
   REQUIRE(n.both_subscribed("room")); // resubscribed by themselves
@@ -262,9 +261,8 @@ TEST_CASE("redis: a Redis that hangs is an outage too", "[integration][redis]") 
   CHECK(std::chrono::steady_clock::now() - started < 3s);
   CHECK(n.la->stats().outages == 1);
   n.redis.resume();
-  CHECK(run(n.io, eventually([&]() -> asio::awaitable<bool> {
-    co_return n.la->stats().connected;
-  })));
+  CHECK(
+      run(n.io, eventually([&]() -> asio::awaitable<bool> { co_return n.la->stats().connected; })));
 }
 
 TEST_CASE("redis: presence across processes; a crashed process's members expire",
@@ -295,9 +293,9 @@ TEST_CASE("redis: presence across processes; a crashed process's members expire"
   bob_too.reset();
   auto crashed = std::chrono::steady_clock::now();
   REQUIRE(run(n.io, eventually([&]() -> asio::awaitable<bool> {
-    auto p = co_await ra.presence();
-    co_return p && *p == std::vector<std::string>{"alice"};
-  })));
+                auto p = co_await ra.presence();
+                co_return p&&* p == std::vector<std::string>{"alice"};
+              })));
   CHECK(std::chrono::steady_clock::now() - crashed < 1500ms + 500ms);
 
   // A clean close removes this process's entries at once.
@@ -374,6 +372,7 @@ TEST_CASE("redis: URLs, refusals, passwords, databases, Unix sockets", "[integra
 
 namespace coronet::test {
 std::string skip_reason() {
-  return redis_server::available() ? "" : "redis-server is not installed (scripts/setup.sh installs it)";
+  return redis_server::available() ? ""
+                                   : "redis-server is not installed (scripts/setup.sh installs it)";
 }
 } // namespace coronet::test

@@ -24,7 +24,8 @@ inline std::string raw_exchange(std::uint16_t port, std::string request) {
     std::string got;
     char buf[4096];
     for (;;) {
-      auto n = co_await coronet::with_timeout(coronet::read_some(*s, asio::buffer(buf)), std::chrono::seconds(5));
+      auto n = co_await coronet::with_timeout(coronet::read_some(*s, asio::buffer(buf)),
+                                              std::chrono::seconds(5));
       if (!n) break;
       got.append(buf, *n);
     }

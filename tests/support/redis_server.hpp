@@ -48,10 +48,23 @@ public:
 
   /// Starts it (again) on its port; waits until it answers PING.
   void start() {
-    std::vector<std::string> argv{"redis-server", "--port", std::to_string(port_),
-                                  "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                  "--daemonize", "no", "--loglevel", "warning",
-                                  "--unixsocket", socket_path(), "--unixsocketperm", "700"};
+    std::vector<std::string> argv{"redis-server",
+                                  "--port",
+                                  std::to_string(port_),
+                                  "--bind",
+                                  "127.0.0.1",
+                                  "--save",
+                                  "",
+                                  "--appendonly",
+                                  "no",
+                                  "--daemonize",
+                                  "no",
+                                  "--loglevel",
+                                  "warning",
+                                  "--unixsocket",
+                                  socket_path(),
+                                  "--unixsocketperm",
+                                  "700"};
     if (!opts_.password.empty()) {
       argv.push_back("--requirepass");
       argv.push_back(opts_.password);
@@ -59,7 +72,8 @@ public:
     proc_.emplace(argv, child_options{.merge_stderr = true, .stop_signal = SIGTERM});
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!answers_ping()) {
-      if (std::chrono::steady_clock::now() > deadline || proc_->wait_exit(std::chrono::milliseconds(0))) {
+      if (std::chrono::steady_clock::now() > deadline ||
+          proc_->wait_exit(std::chrono::milliseconds(0))) {
         proc_.reset(); // the port was taken meanwhile, most likely
         return;
       }

@@ -27,8 +27,7 @@ std::int64_t now_s() {
       .count();
 }
 
-std::string token_for(std::string sub, std::int64_t exp_in = 600,
-                      const std::string& key = secret) {
+std::string token_for(std::string sub, std::int64_t exp_in = 600, const std::string& key = secret) {
   return coronet::jwt_sign(nlohmann::json{{"sub", sub}, {"exp", now_s() + exp_in}}.dump(), key);
 }
 
@@ -61,7 +60,8 @@ asio::awaitable<std::string> first_message(std::string url, coronet::options o =
 
 } // namespace
 
-TEST_CASE("ws auth: a valid token in the header, a cookie or the query", "[integration][ws][auth]") {
+TEST_CASE("ws auth: a valid token in the header, a cookie or the query",
+          "[integration][ws][auth]") {
   auth_fixture f;
   asio::io_context io;
   coronet::options bearer;

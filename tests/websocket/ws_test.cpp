@@ -24,8 +24,8 @@
 
 using coronet::test::echo;
 using coronet::test::pattern;
-using coronet::test::receive_within;
 using coronet::test::raw_exchange;
+using coronet::test::receive_within;
 using coronet::test::run;
 using coronet::test::upgrade_request;
 using namespace std::chrono_literals;
