@@ -89,7 +89,11 @@ asio::awaitable<void> session(chat_state& chat, coronet::channel ch, std::string
       // so the reply comes before any message delivered to the member.
       auto kept = co_await room.history();
       auto members = co_await room.presence();
-      std::vector<std::string> history, names = members ? *members : std::vector<std::string>{};
+      std::vector<std::string> history, names;
+      if (members)
+        names = *members;
+      else // Redis is down: this process's members are what is known
+        for (auto& m : room.members()) names.push_back(m.name);
       if (kept)
         for (auto& h : *kept) history.emplace_back(h.message.text());
       names.push_back(user);

@@ -94,7 +94,7 @@ std::string peer_name(peer_kind k) { return k == peer_kind::python ? "python" : 
 
 } // namespace
 
-TEST_CASE("ws interop: text, binary, 1 MiB, empty, fragmented; kinds kept", "[interop][ws]") {
+TEST_CASE("ws interop: text, binary, 1 MiB, empty, fragmented, kinds kept", "[interop][ws]") {
   auto k = GENERATE(peer_kind::python, peer_kind::node);
   INFO("peer: " << peer_name(k));
   peer_server peer(k);

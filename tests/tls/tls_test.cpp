@@ -187,7 +187,7 @@ TEST_CASE("tls: verification failures say why", "[integration][tls]") {
   }
 }
 
-TEST_CASE("tls: certificate and key from files; a missing file is a clear error",
+TEST_CASE("tls: certificate and key from files, and a missing file is a clear error",
           "[integration][tls]") {
   auto& p = shared_pki();
   coronet::tls_options t;
@@ -315,7 +315,7 @@ TEST_CASE("tls: SNI picks the certificate for the name asked for", "[integration
   CHECK(try_echo(f.url(), o) == coronet::tls_errc::name_mismatch);
 }
 
-TEST_CASE("tls: plaintext, garbage and silent clients are closed; the server goes on",
+TEST_CASE("tls: plaintext, garbage and silent clients are closed, and the server goes on",
           "[integration][tls]") {
   auto& p = shared_pki();
   auto o = with_tls(p.server_tls());
