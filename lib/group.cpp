@@ -65,7 +65,8 @@ struct group_state : std::enable_shared_from_this<group_state> {
   std::mutex layer_order;
   std::vector<std::shared_ptr<shard>> shards;
   std::atomic<std::size_t> size{0};
-  std::atomic<std::uint64_t> published{0}, received{0}, delivered{0}, dropped{0}, disconnected{0};
+  std::atomic<std::uint64_t> published{0}, received{0}, delivered{0}, dropped{0}, disconnected{0},
+      posts{0};
 
   // Numbered messages: the last number seen here and the recent history.
   // Numbering and posting happen under `numbering`, so every thread gets
@@ -174,8 +175,10 @@ struct group_state : std::enable_shared_from_this<group_state> {
   void post_to_shards(const shared_message& msg) {
     std::lock_guard lock(mutex);
     for (auto& s : shards)
-      if (s->count.load(std::memory_order_relaxed))
+      if (s->count.load(std::memory_order_relaxed)) {
+        posts.fetch_add(1, std::memory_order_relaxed);
         asio::post(s->ex, [self = shared_from_this(), s, msg] { self->deliver(*s, msg); });
+      }
   }
 
   // A numbered message to deliver here: numbered by the layer (seq > 0),
@@ -391,8 +394,15 @@ asio::awaitable<result<std::vector<std::string>>> group::presence() const {
 
 group_stats group::stats() const {
   auto& s = *state_;
-  return {s.size.load(),      s.published.load(), s.received.load(),
-          s.delivered.load(), s.dropped.load(),   s.disconnected.load()};
+  group_stats out;
+  out.members = s.size.load();
+  out.published = s.published.load();
+  out.received = s.received.load();
+  out.delivered = s.delivered.load();
+  out.dropped = s.dropped.load();
+  out.disconnected = s.disconnected.load();
+  out.posts = s.posts.load();
+  return out;
 }
 
 // ---- groups -----------------------------------------------------------------

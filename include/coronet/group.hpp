@@ -102,6 +102,9 @@ struct group_stats {
   std::uint64_t delivered = 0;    ///< messages handed to a member's channel
   std::uint64_t dropped = 0;      ///< messages a slow member did not get
   std::uint64_t disconnected = 0; ///< members disconnected by the slow-consumer policy
+  /// Tasks posted to the members' threads: one per thread that has members,
+  /// per message (not one per member).
+  std::uint64_t posts = 0;
 };
 
 /// One member, as group::members() lists it.

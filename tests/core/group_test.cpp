@@ -218,6 +218,7 @@ TEST_CASE("members on many threads get every message of publishers on many threa
   auto s = room.stats();
   CHECK(s.published == publishers * messages);
   CHECK(s.delivered == std::uint64_t(publishers) * messages * threads * per_thread);
+  CHECK(s.posts == std::uint64_t(publishers) * messages * threads); // per thread, not per member
 
   // A member closing while others publish: it is dropped, nobody else notices.
   std::thread publisher([&] {
