@@ -60,9 +60,11 @@ struct group_state : std::enable_shared_from_this<group_state> {
   std::shared_ptr<groups_state> owner;
 
   mutable std::mutex mutex; // guards `shards` (the list, not their members)
-  // Keeps the layer's subscribe/unsubscribe/member calls in the order of
-  // the membership changes they report, whichever threads make them.
-  std::mutex layer_order;
+  // Serializes membership changes (join, leave, drop) with the count and
+  // the layer's subscribe/unsubscribe/member calls, so the layer sees them
+  // in the order they happened, whichever threads make them.  Taken before
+  // `mutex` and the shards' mutexes.
+  std::mutex membership_order;
   std::vector<std::shared_ptr<shard>> shards;
   std::atomic<std::size_t> size{0};
   std::atomic<std::uint64_t> published{0}, received{0}, delivered{0}, dropped{0}, disconnected{0},
@@ -98,6 +100,9 @@ struct group_state : std::enable_shared_from_this<group_state> {
     auto id = ch.id();
     auto s = shard_for(ch.get_executor());
     m->ch = std::move(ch);
+    // The shard, the count and the layer change together, so that a leave
+    // on another thread cannot come between them.
+    std::lock_guard order(membership_order);
     {
       std::lock_guard lock(mutex); // one member per channel, over every shard
       for (auto& other_shard : shards) {
@@ -109,19 +114,19 @@ struct group_state : std::enable_shared_from_this<group_state> {
       s->members.push_back(m);
       s->count.store(s->members.size());
     }
+    bool first = size.fetch_add(1) == 0;
     if (auto& layer = owner->layer) {
-      std::lock_guard order(layer_order);
-      if (size.fetch_add(1) == 0) layer->subscribe(name);
+      if (first) layer->subscribe(name);
       layer->member_joined(name, m->name);
-    } else {
-      size.fetch_add(1);
     }
     return membership(shared_from_this(), std::move(m));
   }
 
   // Removes the member `which` (any, when null) whose channel has id `id`.
   void leave(const void* id, const member_state* which = nullptr) {
+    std::lock_guard order(membership_order);
     std::shared_ptr<member_state> gone;
+    std::shared_ptr<shard> from;
     {
       std::lock_guard lock(mutex);
       for (auto& s : shards) {
@@ -133,28 +138,18 @@ struct group_state : std::enable_shared_from_this<group_state> {
           gone = std::move(*it);
           s->members.erase(it);
           s->count.store(s->members.size());
+          from = s;
           break;
         }
       }
     }
-    if (!gone) return;
-    gone->gone = true;
-    forget(*gone);
-  }
-
-  void forget(const member_state& m) {
-    if (auto& layer = owner->layer) {
-      std::lock_guard order(layer_order);
-      layer->member_left(name, m.name);
-      if (size.fetch_sub(1) == 1) layer->unsubscribe(name);
-    } else {
-      size.fetch_sub(1);
-    }
+    if (gone) forget(*from, gone);
   }
 
   // Removes `m` from `s` (on s's thread) after a delivery found it closed
   // or the slow-consumer policy disconnected it.
   void drop_member(shard& s, const std::shared_ptr<member_state>& m) {
+    std::lock_guard order(membership_order);
     {
       std::lock_guard lock(s.mutex);
       auto it = std::find(s.members.begin(), s.members.end(), m);
@@ -162,8 +157,25 @@ struct group_state : std::enable_shared_from_this<group_state> {
       s.members.erase(it);
       s.count.store(s.members.size());
     }
+    forget(s, m);
+  }
+
+  // After a member is taken out of its shard (membership_order held): the
+  // count, the layer, and the member's hold on its channel, let go on its
+  // own thread (a drain waiting for room in a stalled connection must not
+  // keep that connection alive once the application has let go of it).
+  void forget(shard& s, const std::shared_ptr<member_state>& m) {
     m->gone = true;
-    forget(*m);
+    bool last = size.fetch_sub(1) == 1;
+    if (auto& layer = owner->layer) {
+      layer->member_left(name, m->name);
+      if (last) layer->unsubscribe(name);
+    }
+    asio::post(s.ex, [m] {
+      m->backlog.clear();
+      m->backlog_size.store(0, std::memory_order_relaxed);
+      m->ch = channel();
+    });
   }
 
   void publish(const shared_message& msg, bool from_here) {
@@ -368,6 +380,8 @@ asio::awaitable<result<std::uint64_t>> group::publish_numbered(std::string_view 
     auto seq =
         co_await layer->publish_numbered(state->name, before, after, state->opts().history, floor);
     if (seq) co_return *seq; // every process's members get it through the layer
+    // Sent but unanswered: it may have gone out, so not again here.
+    if (seq.error() != errc::closed) co_return fail(seq.error());
   }
   co_return state->deliver_numbered({}, 0, before, after);
 }

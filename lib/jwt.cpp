@@ -118,10 +118,18 @@ result<jwt_claims> jwt_verifier::verify(std::string_view token,
   auto alg = header.find("alg");
   if (alg == header.end() || !alg->is_string()) return fail(jwt_errc::malformed);
   if (alg->get_ref<const std::string&>() != "HS256") return fail(jwt_errc::unsupported_algorithm);
+  // Extensions the token says must be understood (RFC 7515 section 4.1.11):
+  // none are, so such a token is refused.
+  if (header.contains("crit")) return fail(jwt_errc::unsupported_algorithm);
+  // No secret, no proof: an empty key would let anyone sign.
+  if (secret_.empty()) return fail(jwt_errc::bad_signature);
 
   // The signature before anything in the payload is believed.
   auto mac = hmac_sha256(secret_, token.substr(0, dot2));
   if (!equal_constant_time(*signature, mac)) return fail(jwt_errc::bad_signature);
+  // One spelling per signature: the unused low bits of the last base64url
+  // character must be zero (else one token would have several forms).
+  if (base64url_encode(*signature) != token.substr(dot2 + 1)) return fail(jwt_errc::bad_signature);
 
   auto payload = json::parse(*payload_text, nullptr, false);
   if (!payload.is_object()) return fail(jwt_errc::malformed);

@@ -7,6 +7,8 @@
 
 #include "redis_url.hpp"
 
+#include <coronet/detail/event.hpp>
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -86,8 +88,8 @@ public:
   /// Starts connecting; `done` gets the outcome (posted).
   bool start(const redis_address& a,
              std::move_only_function<void(std::error_code, std::string)> done, std::string& why) {
-    ac_ = a.path.empty() ? redisAsyncConnect(a.host.c_str(), a.port)
-                         : redisAsyncConnectUnix(a.path.c_str());
+    tcp_ = a.path.empty();
+    ac_ = tcp_ ? redisAsyncConnect(a.host.c_str(), a.port) : redisAsyncConnectUnix(a.path.c_str());
     if (!ac_ || ac_->err) {
       why = ac_ ? ac_->errstr : "out of memory";
       if (ac_) redisAsyncFree(ac_);
@@ -209,6 +211,9 @@ private:
 
   static void on_connect(const redisAsyncContext* ac, int status) {
     auto c = static_cast<redis_connection*>(ac->data);
+    // TCP keepalive: a peer that vanished (power, network) is noticed even
+    // on the subscribed connection, which sends nothing of its own.
+    if (status == REDIS_OK && c->tcp_) redisEnableKeepAlive(&const_cast<redisAsyncContext*>(ac)->c);
     std::error_code ec = status == REDIS_OK ? std::error_code() : errc::connection_refused;
     std::string why = status == REDIS_OK ? "" : ac->errstr;
     if (auto done = std::move(c->connected_))
@@ -242,7 +247,7 @@ private:
   std::move_only_function<void(std::error_code, std::string)> connected_;
   readiness read_, write_;
   std::deque<clock::time_point> sent_;
-  bool closing_ = false;
+  bool closing_ = false, tcp_ = true;
 };
 
 std::string new_node_id() {
@@ -289,6 +294,16 @@ redis.call('PUBLISH', ARGV[5], ARGV[6] .. n .. ' ' .. message)
 return seq
 )lua";
 
+// Raises a group's counter to at least ARGV[1] (numbers given out by a
+// process while Redis was away).
+constexpr const char* raise_counter_script = R"lua(
+local floor = tonumber(ARGV[1])
+if (tonumber(redis.call('GET', KEYS[1])) or 0) < floor then
+  redis.call('SET', KEYS[1], floor)
+end
+return 0
+)lua";
+
 // "<digits> <rest>" -> (number, rest); number 0 when malformed.
 std::pair<std::uint64_t, std::string_view> split_numbered(std::string_view s) {
   auto space = s.find(' ');
@@ -329,6 +344,8 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
   };
   std::map<std::string, subscription_state, std::less<>> subscriptions; // by group
   std::map<std::string, std::map<std::string, int>> presence_names;     // group -> name -> count
+  std::map<std::string, std::uint64_t> local_numbers; // group -> last number given out while down
+  detail::event subscription_settled{ex};             // a SUBSCRIBE/UNSUBSCRIBE was answered
 
   std::atomic<std::uint64_t> outages{0}, reconnects{0}, published{0}, publish_lost{0}, received{0},
       malformed{0};
@@ -371,18 +388,24 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
   // Connects one connection: connect, AUTH, SELECT (commands only), PING.
   asio::awaitable<result<std::shared_ptr<redis_connection>>> open(bool subscriber) {
     auto c = std::make_shared<redis_connection>(ex);
-    auto timed_out = std::make_shared<bool>(false);
+    struct outcome {
+      bool timed_out = false, settled = false;
+    };
+    auto state = std::make_shared<outcome>();
     asio::steady_timer deadline(ex, opts.connect_timeout);
-    deadline.async_wait([c, timed_out](std::error_code ec) {
-      if (ec) return;
-      *timed_out = true;
+    // (The handler may already be queued when the attempt settles: it
+    // checks, so that it never closes a connection handed out.)
+    deadline.async_wait([c, state](std::error_code ec) {
+      if (ec || state->settled) return;
+      state->timed_out = true;
       c->close();
     });
     auto failed = [&](std::error_code ec,
                       std::string_view why) -> result<std::shared_ptr<redis_connection>> {
+      state->settled = true;
       deadline.cancel();
       c->close();
-      if (*timed_out) ec = errc::timeout;
+      if (state->timed_out) ec = errc::timeout;
       log(log_level::debug, "redis: " + where + ": " + std::string(why));
       return fail(ec);
     };
@@ -430,8 +453,9 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
     std::vector<std::string> ping{"PING"};
     auto pong = co_await call(c, std::move(ping));
     if (auto e = check(pong, "PING")) co_return failed(e, "PING failed");
+    if (state->timed_out || !c->alive()) co_return failed(errc::timeout, "timed out");
+    state->settled = true;
     deadline.cancel();
-    if (*timed_out) co_return failed(errc::timeout, "timed out");
     co_return c;
   }
 
@@ -444,7 +468,7 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
       (*p)->close();
       co_return fail(s.error());
     }
-    if (closing) {
+    if (closing || !(*p)->alive() || !(*s)->alive()) { // (one may have dropped meanwhile)
       (*p)->close();
       (*s)->close();
       co_return fail(errc::closed);
@@ -458,6 +482,18 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
     pub->on_lost = lost_handler;
     sub->on_lost = lost_handler;
     sub->on_push = [this](const redisReply* r) { on_push(r); };
+    // A channel of this process's own, subscribed for as long as the
+    // connection lives: hiredis 0.14 leaves subscribed mode (and then
+    // aborts on the next subscription reply) when an UNSUBSCRIBE brings the
+    // count to 0.
+    sub->subscription("SUBSCRIBE", opts.prefix + "node:" + node);
+    // Numbers given out here while Redis was away: Redis's counters go past
+    // them before anything is numbered there again.
+    for (auto& [group, floor] : local_numbers)
+      pub->command(
+          {"EVAL", raise_counter_script, "1", opts.prefix + "seq:" + group, std::to_string(floor)},
+          nullptr);
+    local_numbers.clear();
     up = true;
     connected = true;
     std::vector<std::string> groups;
@@ -483,6 +519,7 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
     pub.reset();
     sub.reset();
     wake.cancel();
+    subscription_settled.notify_all();
   }
 
   // Reconnects after each outage until close().
@@ -496,6 +533,10 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
             std::min<clock::duration>(std::chrono::seconds(1), opts.presence_ttl / 3));
         co_await wake.async_wait(use_tuple);
         if (!up || closing) break;
+        if (!pub->alive() || !sub->alive()) {
+          lost("the connection closed");
+          break;
+        }
         if (auto oldest = pub->oldest_pending();
             oldest && clock::now() - *oldest > opts.command_timeout) {
           lost("no reply within " + std::to_string(opts.command_timeout.count()) + " ms");
@@ -563,6 +604,7 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
         it->second.subscribed = on;
         it->second.in_flight = false;
         self->reconcile(group);
+        self->subscription_settled.notify_all();
       });
     }
   }
@@ -596,10 +638,38 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
     if (r) r(group, shared_message(std::string(body), k), seq);
   }
 
+  // Fails with errc::closed when it sent nothing (Redis down, or this
+  // process's subscription to the group not confirmed in time: the group
+  // then numbers and delivers it locally), errc::timeout when it was sent
+  // but no answer came (Redis may have published it: not again here).
   asio::awaitable<result<std::uint64_t>> publish_numbered(std::string group, std::string before,
                                                           std::string after, std::size_t keep,
                                                           std::uint64_t floor) {
-    if (!up) co_return fail(errc::closed);
+    auto not_sent = [&]() -> result<std::uint64_t> {
+      // The group numbers it floor + 1 here; Redis's counter is raised past
+      // that on reconnect.
+      auto& n = local_numbers[group];
+      n = std::max(n, floor + 1);
+      return fail(errc::closed);
+    };
+    // This process's members get it back through the subscription: it must
+    // be in place first (the first join's SUBSCRIBE may still be on its way).
+    auto wanted = subscriptions.find(group);
+    if (wanted != subscriptions.end() && wanted->second.wanted) {
+      auto deadline = clock::now() + opts.command_timeout;
+      asio::steady_timer limit(ex, opts.command_timeout);
+      limit.async_wait([self = shared_from_this()](std::error_code ec) {
+        if (!ec) self->subscription_settled.notify_all();
+      });
+      for (;;) {
+        auto it = subscriptions.find(group);
+        if (!up || it == subscriptions.end() || clock::now() >= deadline) co_return not_sent();
+        if (it->second.subscribed) break;
+        co_await subscription_settled.wait();
+      }
+      limit.cancel();
+    }
+    if (!up) co_return not_sent();
     std::vector<std::string> eval{"EVAL",
                                   publish_numbered_script,
                                   "2",
@@ -612,7 +682,7 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
                                   channel_of(group),
                                   std::string(envelope_magic) + node + "T"};
     auto r = co_await call(pub, std::move(eval));
-    if (!r) co_return fail(r.error());
+    if (!r) co_return fail(errc::timeout); // sent; whether it ran is unknown
     if (r->kind != redis_reply::type::integer || r->integer <= 0) {
       log(log_level::error, "redis: numbered publish failed: " + r->str);
       co_return fail(errc::protocol_error);
@@ -727,15 +797,32 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
 
 // ---- redis_layer ----------------------------------------------------------------
 
+namespace {
+asio::awaitable<result<std::shared_ptr<redis_layer>>> refused(std::error_code ec) {
+  co_return fail(ec);
+}
+} // namespace
+
+// connect() is an ordinary function: it copies what it is given before any
+// coroutine frame exists (the GCC 12 rule in docs/design.md).
+asio::awaitable<result<std::shared_ptr<redis_layer>>> redis_layer::connect(asio::any_io_executor ex,
+                                                                           std::string_view url) {
+  static const redis_options defaults;
+  return connect(std::move(ex), url, defaults);
+}
+
 asio::awaitable<result<std::shared_ptr<redis_layer>>>
-redis_layer::connect(asio::any_io_executor ex, std::string url, redis_options o) {
+redis_layer::connect(asio::any_io_executor ex, std::string_view url, const redis_options& o) {
   std::string why;
   auto address = parse_redis_url(url, why);
   if (!address) {
     log(log_level::error, "redis: " + why);
-    co_return fail(address.error());
+    return refused(address.error());
   }
-  auto i = std::make_shared<impl>(ex, std::move(*address), std::move(o));
+  return start(std::make_shared<impl>(std::move(ex), std::move(*address), o));
+}
+
+asio::awaitable<result<std::shared_ptr<redis_layer>>> redis_layer::start(std::shared_ptr<impl> i) {
   // (GCC 12: no lambda temporaries inside a co_await expression.)
   auto first_attempt = i->attempt();
   auto first = co_await asio::co_spawn(i->ex, std::move(first_attempt), asio::use_awaitable);

@@ -7,11 +7,18 @@ namespace coronet {
 
 struct redis_layer::impl {};
 
-asio::awaitable<result<std::shared_ptr<redis_layer>>>
-redis_layer::connect(asio::any_io_executor, std::string, redis_options) {
+asio::awaitable<result<std::shared_ptr<redis_layer>>> redis_layer::start(std::shared_ptr<impl>) {
   log(log_level::error, "redis: this coronet was built without hiredis (libhiredis-dev): "
                         "the Redis channel layer is not supported");
   co_return fail(errc::unsupported);
+}
+asio::awaitable<result<std::shared_ptr<redis_layer>>> redis_layer::connect(asio::any_io_executor,
+                                                                           std::string_view) {
+  return start(nullptr);
+}
+asio::awaitable<result<std::shared_ptr<redis_layer>>>
+redis_layer::connect(asio::any_io_executor, std::string_view, const redis_options&) {
+  return start(nullptr);
 }
 
 redis_layer::~redis_layer() = default;

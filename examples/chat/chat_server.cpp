@@ -53,13 +53,22 @@ struct chat_state {
   double rate;
 };
 
+// (Every string a co_await expression sees is a named variable: GCC 12
+// corrupts short std::string temporaries there; docs/design.md.)
 asio::awaitable<bool> reply(coronet::channel& ch, const std::string& text) {
   auto sent = co_await ch.send(coronet::message_view(text));
   co_return sent.has_value();
 }
 
+asio::awaitable<bool> reply_error(coronet::channel& ch, const std::string& why) {
+  auto text = chat::error(why);
+  co_return co_await reply(ch, text);
+}
+
+constexpr std::size_t max_rooms_per_client = 32;
+
 // One signed-in client, on any transport, until it leaves or misbehaves.
-asio::awaitable<void> session(chat_state& chat, coronet::channel ch, std::string user) {
+asio::awaitable<void> session(chat_state& chat, coronet::channel ch, const std::string& user) {
   chat::token_bucket bucket(chat.rate);
   std::map<std::string, coronet::membership> joined;
 
@@ -68,62 +77,62 @@ asio::awaitable<void> session(chat_state& chat, coronet::channel ch, std::string
     if (!m) break;
     if (!bucket.take()) {
       auto why = "more than " + std::to_string(int(chat.rate)) + " messages a second";
-      co_await reply(ch, chat::error(why));
+      co_await reply_error(ch, why);
       co_await ch.close({1008, why});
       break;
     }
     auto parsed = chat::parse_request(m->text());
+    std::string problem; // what to answer with an error, if anything
     if (auto* why = std::get_if<std::string>(&parsed)) {
-      if (!co_await reply(ch, chat::error(*why))) break;
-      continue;
-    }
-    auto& r = std::get<chat::request>(parsed);
-    auto room = chat.rooms.get(r.room);
-
-    if (r.type == "join") {
+      problem = *why;
+    } else if (auto& r = std::get<chat::request>(parsed); r.type == "join") {
       if (joined.count(r.room)) {
-        if (!co_await reply(ch, chat::error("already in " + r.room))) break;
-        continue;
+        problem = "already in " + r.room;
+      } else if (joined.size() >= max_rooms_per_client) {
+        problem = "at most " + std::to_string(max_rooms_per_client) + " rooms at once";
+      } else {
+        // History and members first; then join and answer without pausing,
+        // so the reply comes before any message delivered to the member.
+        auto room = chat.rooms.get(r.room);
+        auto kept = co_await room.history();
+        auto members = co_await room.presence();
+        std::vector<std::string> history, names;
+        if (members)
+          names = *members;
+        else // Redis is down: this process's members are what is known
+          for (auto& member : room.members()) names.push_back(member.name);
+        if (kept)
+          for (auto& h : *kept) history.emplace_back(h.message.text());
+        names.push_back(user);
+        std::sort(names.begin(), names.end());
+        names.erase(std::unique(names.begin(), names.end()), names.end());
+        auto membership = room.join(ch, user);
+        if (!membership) break;
+        joined.emplace(r.room, std::move(*membership));
+        auto answer = chat::joined(r.room, names, history);
+        if (!ch.try_send(coronet::message_view(answer))) break;
+        room.publish(coronet::shared_message(chat::presence(r.room, "joined", user)));
       }
-      // History and members first; then join and answer without pausing,
-      // so the reply comes before any message delivered to the member.
-      auto kept = co_await room.history();
-      auto members = co_await room.presence();
-      std::vector<std::string> history, names;
-      if (members)
-        names = *members;
-      else // Redis is down: this process's members are what is known
-        for (auto& m : room.members()) names.push_back(m.name);
-      if (kept)
-        for (auto& h : *kept) history.emplace_back(h.message.text());
-      names.push_back(user);
-      std::sort(names.begin(), names.end());
-      names.erase(std::unique(names.begin(), names.end()), names.end());
-      auto membership = room.join(ch, user);
-      if (!membership) break;
-      joined.emplace(r.room, std::move(*membership));
-      auto answer = chat::joined(r.room, names, history);
-      if (!ch.try_send(coronet::message_view(answer))) break;
-      room.publish(coronet::shared_message(chat::presence(r.room, "joined", user)));
     } else if (r.type == "leave") {
-      auto it = joined.find(r.room);
-      if (it == joined.end()) {
-        if (!co_await reply(ch, chat::error("not in " + r.room))) break;
-        continue;
+      if (auto it = joined.find(r.room); it == joined.end()) {
+        problem = "not in " + r.room;
+      } else {
+        joined.erase(it);
+        chat.rooms.get(r.room).publish(
+            coronet::shared_message(chat::presence(r.room, "left", user)));
       }
-      joined.erase(it);
-      room.publish(coronet::shared_message(chat::presence(r.room, "left", user)));
     } else if (r.type == "say") {
       if (!joined.count(r.room)) {
-        if (!co_await reply(ch, chat::error("join " + r.room + " first"))) break;
-        continue;
+        problem = "join " + r.room + " first";
+      } else {
+        auto parts = chat::message(r.room, user, r.text);
+        auto seq = co_await chat.rooms.get(r.room).publish_numbered(parts.before, parts.after);
+        if (!seq) problem = "not sent: " + seq.error().message();
       }
-      auto parts = chat::message(r.room, user, r.text);
-      auto seq = co_await room.publish_numbered(parts.before, parts.after);
-      if (!seq && !co_await reply(ch, chat::error("not sent: " + seq.error().message()))) break;
     } else {
-      if (!co_await reply(ch, chat::error("already signed in"))) break;
+      problem = "already signed in";
     }
+    if (!problem.empty() && !co_await reply_error(ch, problem)) break;
   }
   for (auto& [name, membership] : joined) {
     membership.leave();
@@ -151,13 +160,14 @@ asio::awaitable<void> line_client(chat_state& chat, coronet::channel ch) {
     auto parsed = chat::parse_request(m->text());
     auto* r = std::get_if<chat::request>(&parsed);
     if (!r || r->type != "auth") {
-      co_await reply(ch, chat::error(R"(sign in first: {"type":"auth","token":"..."})"));
+      std::string first = R"(sign in first: {"type":"auth","token":"..."})";
+      co_await reply_error(ch, first);
       continue;
     }
     auto claims = chat.verifier.verify(r->token);
     if (!claims || claims->subject.empty()) {
       auto why = claims ? std::string("the token names no user (sub)") : claims.error().message();
-      co_await reply(ch, chat::error(why));
+      co_await reply_error(ch, why);
       co_await ch.close();
       co_return;
     }

@@ -175,7 +175,9 @@ public:
   ///   auto seq = co_await room.publish_numbered(json, "}");
   ///
   /// Completes with the number once the message is published.  With the
-  /// channel layer down it is numbered and delivered in this process only.
+  /// channel layer down it is numbered and delivered in this process only;
+  /// if the layer sent it but got no answer, it fails (errc::timeout) and
+  /// is not delivered again here, since it may have gone out.
   /// The strings must stay valid until it completes.
   asio::awaitable<result<std::uint64_t>> publish_numbered(std::string_view before,
                                                           std::string_view after);
@@ -233,8 +235,10 @@ public:
   virtual asio::awaitable<result<std::vector<std::string>>> presence(const std::string& group) = 0;
   /// Numbers and publishes before + seq + after to every process, this one
   /// included (through the receiver, with its seq), and keeps the last
-  /// `history` of them; the number is above `floor`.  Fails when the
-  /// backend is down (the group then numbers and delivers it locally).
+  /// `history` of them; the number is above `floor`.  Fails with
+  /// errc::closed when it sent nothing (the backend is down: the group then
+  /// numbers it floor + 1 and delivers it locally), with another error when
+  /// whether it went out is unknown (the group reports that).
   virtual asio::awaitable<result<std::uint64_t>>
   publish_numbered(const std::string& group, std::string_view before, std::string_view after,
                    std::size_t history, std::uint64_t floor) = 0;

@@ -56,7 +56,9 @@ struct jwt_claims {
 class jwt_verifier {
 public:
   /// Tokens signed with `secret`; `exp` and `nbf` are allowed `leeway` of
-  /// clock difference between the issuer and this server.
+  /// clock difference between the issuer and this server.  An empty secret
+  /// proves nothing: every token is then refused (bad_signature).  A token
+  /// whose header has "crit" is refused (no extension is understood).
   explicit jwt_verifier(std::string secret, std::chrono::seconds leeway = std::chrono::seconds(30));
 
   /// The claims of `token` if it is a valid HS256 token at `now`; else a

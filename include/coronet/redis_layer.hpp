@@ -35,6 +35,9 @@
 // - Thread-safe: every member function may be called from any thread; the
 //   work runs on a strand of the executor given to connect().
 //
+// Host names are resolved by hiredis, blocking the layer's strand while it
+// does: give an address (or a name /etc/hosts answers).
+//
 // Without hiredis at build time, connect() fails with errc::unsupported.
 #pragma once
 
@@ -97,8 +100,13 @@ public:
   /// errc::connection_refused, errc::timeout, or errc::unauthorized (AUTH
   /// refused, or required and not given).  Once connected, it reconnects
   /// by itself.  The layer's work runs on a strand of `ex`.
+  static asio::awaitable<result<std::shared_ptr<redis_layer>>> connect(asio::any_io_executor ex,
+                                                                       std::string_view url);
+  /// The same with options.  Pass them as a variable, not a temporary
+  /// (`connect(ex, url, {.prefix = "app:"})`): GCC 12 corrupts short
+  /// strings in the temporaries of a co_await expression (docs/design.md).
   static asio::awaitable<result<std::shared_ptr<redis_layer>>>
-  connect(asio::any_io_executor ex, std::string url, redis_options o = {});
+  connect(asio::any_io_executor ex, std::string_view url, const redis_options& o);
 
   ~redis_layer() override; ///< drops the connections (prefer close())
 
@@ -134,6 +142,7 @@ public:
 
 private:
   explicit redis_layer(std::shared_ptr<impl> i) : impl_(std::move(i)) {}
+  static asio::awaitable<result<std::shared_ptr<redis_layer>>> start(std::shared_ptr<impl> i);
   std::shared_ptr<impl> impl_;
 };
 

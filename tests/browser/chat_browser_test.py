@@ -7,6 +7,7 @@ Usage: chat_browser_test.py BIN_DIR SCREENSHOT.PNG
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,8 +19,9 @@ from chat_stack import Stack  # noqa: E402
 
 bin_dir, screenshot = sys.argv[1], sys.argv[2]
 if not os.path.exists("/usr/bin/chromium") or not os.path.isdir(
-        os.path.join(here, "node_modules", "puppeteer-core")):
-    print("SKIP: needs /usr/bin/chromium and puppeteer-core (scripts/setup.sh installs both)")
+        os.path.join(here, "node_modules", "puppeteer-core")) or not shutil.which("redis-server"):
+    print("SKIP: needs /usr/bin/chromium, puppeteer-core and redis-server "
+          "(scripts/setup.sh installs them)")
     sys.exit(77)
 
 with Stack(bin_dir) as stack:

@@ -112,6 +112,22 @@ TEST_CASE("jwt: forged, altered and malformed tokens are refused", "[unit][jwt]"
     CHECK(verify.verify(coronet::jwt_sign("{not json", secret), at(t0)).error() ==
           jwt_errc::malformed);
   }
+  SECTION("crit, an empty secret, a second spelling of the signature") {
+    // {"alg":"HS256","crit":["exp"]}
+    CHECK(verify.verify(with_part(good, 0, "eyJhbGciOiJIUzI1NiIsImNyaXQiOlsiZXhwIl19"), at(t0))
+              .error() == jwt_errc::unsupported_algorithm);
+    CHECK(coronet::jwt_verifier("").verify(token({{"sub", "a"}}, ""), at(t0)).error() ==
+          jwt_errc::bad_signature);
+    // 32 bytes are 43 base64url characters, the last carrying 2 unused bits:
+    // setting one gives the same bytes under another spelling.
+    auto sig = good.substr(good.rfind('.') + 1);
+    REQUIRE(sig.size() == 43);
+    auto other = sig;
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    other.back() = alphabet[alphabet.find(sig.back()) | 1];
+    if (other != sig)
+      CHECK(verify.verify(with_part(good, 2, other), at(t0)).error() == jwt_errc::bad_signature);
+  }
   SECTION("every error says what it is") {
     CHECK(std::error_code(jwt_errc::expired).message() == "the token has expired");
     CHECK(std::string(coronet::jwt_category().name()) == "coronet.jwt");
