@@ -180,6 +180,13 @@ asio::awaitable<void> line_client(chat_state& chat, coronet::channel ch) {
   co_await ch.close();
 }
 
+// A token for `name`, valid for a day (--issue-token, and the demo login).
+std::string token_for(const std::string& name, const std::string& secret) {
+  auto now = chat::now_ms() / 1000;
+  return coronet::jwt_sign(chat::json{{"sub", name}, {"iat", now}, {"exp", now + 86400}}.dump(),
+                           secret);
+}
+
 // Plain HTTP on a WebSocket listener: the page, and (demo) tokens for a name.
 coronet::http_response http_page(const settings& s, const coronet::http_request& r) {
   if (r.method == "GET" && r.path == "/") {
@@ -196,15 +203,9 @@ coronet::http_response http_page(const settings& s, const coronet::http_request&
       bad.body = "name: 1 to 32 bytes";
       return bad;
     }
-    auto now = chat::now_ms() / 1000;
     coronet::http_response token;
     token.content_type = "application/json";
-    token.body =
-        chat::json{
-            {"token",
-             coronet::jwt_sign(chat::json{{"sub", name}, {"iat", now}, {"exp", now + 86400}}.dump(),
-                               s.secret)}}
-            .dump();
+    token.body = chat::json{{"token", token_for(name, s.secret)}}.dump();
     token.headers.push_back({"Cache-Control", "no-store"});
     return token;
   }
@@ -212,9 +213,7 @@ coronet::http_response http_page(const settings& s, const coronet::http_request&
 }
 
 int issue_token(const settings& s) {
-  auto now = chat::now_ms() / 1000;
-  auto claims = chat::json{{"sub", s.issue_for}, {"iat", now}, {"exp", now + 86400}};
-  std::printf("%s\n", coronet::jwt_sign(claims.dump(), s.secret).c_str());
+  std::printf("%s\n", token_for(s.issue_for, s.secret).c_str());
   return 0;
 }
 

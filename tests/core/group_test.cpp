@@ -4,6 +4,7 @@
 #include <coronet/group.hpp>
 #include <coronet/memory_stream.hpp>
 
+#include "../support/group_member.hpp"
 #include "../support/run.hpp"
 
 #include <asio/detached.hpp>
@@ -18,31 +19,14 @@
 #include <thread>
 
 using coronet::memory_stream;
+using coronet::test::make_member;
 using coronet::test::run;
 using coronet::test::sleep_for;
-using endpoint = coronet::framed<memory_stream, coronet::length_prefixed_codec>;
+using endpoint = coronet::test::member_endpoint;
+using member_pair = coronet::test::group_member;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A member's channel and the peer end that reads what the group sends it.
-// Both ends live on `ex`'s thread.
-struct member_pair {
-  coronet::channel ch;
-  std::optional<endpoint> peer;
-};
-
-member_pair make_member(asio::any_io_executor ex, std::size_t capacity = 0,
-                        std::size_t send_queue = 4 * 1024 * 1024) {
-  auto [x, y] = memory_stream::make_pair(ex, {.capacity = capacity});
-  auto c = std::make_shared<coronet::endpoint_config>();
-  c->options.send_queue_limit = send_queue;
-  c->options.close_timeout = 100ms;
-  member_pair m;
-  m.ch = coronet::channel(endpoint(std::move(x), c));
-  m.peer.emplace(std::move(y), c);
-  return m;
-}
 
 std::string numbered(int publisher, int i) {
   return std::to_string(publisher) + ":" + std::to_string(i);

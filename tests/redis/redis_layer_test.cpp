@@ -9,6 +9,7 @@
 #include <coronet/redis_layer.hpp>
 
 #include "../../lib/redis_url.hpp"
+#include "../support/group_member.hpp"
 #include "../support/log_capture.hpp"
 #include "../support/redis_server.hpp"
 #include "../support/run.hpp"
@@ -28,27 +29,15 @@ using coronet::memory_stream;
 using coronet::test::redis_server;
 using coronet::test::run;
 using coronet::test::sleep_for;
-using endpoint = coronet::framed<memory_stream, coronet::length_prefixed_codec>;
+using endpoint = coronet::test::member_endpoint;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct member {
-  coronet::channel ch;
-  std::optional<endpoint> peer;
-  coronet::membership joined;
-};
+using member = coronet::test::group_member;
 
 std::unique_ptr<member> join(asio::io_context& io, coronet::group g, std::string name) {
-  auto [x, y] = memory_stream::make_pair(io.get_executor());
-  auto c = std::make_shared<coronet::endpoint_config>();
-  auto m = std::make_unique<member>();
-  m->ch = coronet::channel(endpoint(std::move(x), c));
-  m->peer.emplace(std::move(y), c);
-  auto j = g.join(m->ch, std::move(name));
-  REQUIRE(j);
-  m->joined = std::move(*j);
-  return m;
+  return coronet::test::join_member(io.get_executor(), std::move(g), std::move(name));
 }
 
 // Every message a member gets until `quiet` passes without one.
@@ -298,11 +287,7 @@ namespace {
         if (!l) ::_exit(1);
         layer = *l;
         g.emplace(coronet::group_options{}, layer);
-        auto [x, y] = memory_stream::make_pair(io.get_executor());
-        auto c = std::make_shared<coronet::endpoint_config>();
-        carol = std::make_unique<member>();
-        carol->ch = coronet::channel(endpoint(std::move(x), c));
-        carol->peer.emplace(std::move(y), c);
+        carol = std::make_unique<member>(coronet::test::make_member(io.get_executor()));
         auto joined = g->get("room").join(carol->ch, "carol");
         if (!joined) ::_exit(1);
         carol->joined = std::move(*joined);
