@@ -3,6 +3,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -217,32 +218,32 @@ struct group_state : std::enable_shared_from_this<group_state> {
 
   // On s's thread: hands `msg` to each member of s.
   void deliver(shard& s, const shared_message& msg) {
-    // Copy the list so that a member leaving (or being dropped) during the
-    // loop cannot invalidate it; the copy is reused between deliveries.
-    thread_local std::vector<std::shared_ptr<member_state>> batch;
-    batch.clear();
+    // The loop runs under the shard's lock (a join or leave on another
+    // thread waits for it), over the list itself: no copy, no reference
+    // count per member per message.  Members that must go are dropped after
+    // it, since dropping takes membership_order, which comes first.
+    std::vector<std::shared_ptr<member_state>> leaving; // (allocates only when needed)
+    std::uint64_t handed = 0;
     {
       std::lock_guard lock(s.mutex);
-      batch.assign(s.members.begin(), s.members.end());
-    }
-    std::uint64_t handed = 0;
-    for (auto& m : batch) {
-      if (m->gone) continue;
-      if (m->backlog.empty() && !m->draining) {
-        auto sent = m->ch.try_send(msg.view());
-        if (sent) {
-          ++handed;
-          continue;
+      for (auto& m : s.members) {
+        if (m->gone) continue;
+        if (m->backlog.empty() && !m->draining) {
+          auto sent = m->ch.try_send(msg.view());
+          if (sent) {
+            ++handed;
+            continue;
+          }
+          if (sent.error() != errc::backpressure) { // closed, or its connection failed
+            leaving.push_back(m);
+            continue;
+          }
         }
-        if (sent.error() != errc::backpressure) {
-          drop_member(s, m); // closed, or its connection failed
-          continue;
-        }
+        if (!overflow(s, m, msg)) leaving.push_back(m);
       }
-      overflow(s, m, msg);
     }
-    batch.clear();
     delivered.fetch_add(handed, std::memory_order_relaxed);
+    for (auto& m : leaving) drop_member(s, m);
   }
 
   void count_drop(member_state& m) {
@@ -250,25 +251,25 @@ struct group_state : std::enable_shared_from_this<group_state> {
     dropped.fetch_add(1, std::memory_order_relaxed);
   }
 
-  void disconnect(shard& s, const std::shared_ptr<member_state>& m) {
+  void disconnect(member_state& m) {
     disconnected.fetch_add(1, std::memory_order_relaxed);
-    m->ch.abort();
-    drop_member(s, m);
+    m.ch.abort();
   }
 
-  // `msg` found m's channel queue full (or others already waiting).
-  void overflow(shard& s, const std::shared_ptr<member_state>& m, const shared_message& msg) {
+  // `msg` found m's channel queue full (or others already waiting).  False
+  // when the member must go (the caller drops it).
+  bool overflow(shard& s, const std::shared_ptr<member_state>& m, const shared_message& msg) {
     switch (opts().slow_consumer) {
-    case slow_consumer_policy::drop_newest: count_drop(*m); return;
-    case slow_consumer_policy::disconnect: disconnect(s, m); return;
+    case slow_consumer_policy::drop_newest: count_drop(*m); return true;
+    case slow_consumer_policy::disconnect: disconnect(*m); return false;
     case slow_consumer_policy::wait:
     case slow_consumer_policy::drop_oldest: break;
     }
     auto limit = std::max<std::size_t>(opts().member_backlog, 1);
     if (m->backlog.size() >= limit) {
       if (opts().slow_consumer == slow_consumer_policy::wait) {
-        disconnect(s, m);
-        return;
+        disconnect(*m);
+        return false;
       }
       m->backlog.pop_front();
       count_drop(*m);
@@ -279,6 +280,7 @@ struct group_state : std::enable_shared_from_this<group_state> {
       m->draining = true;
       asio::co_spawn(s.ex, drain(shared_from_this(), s, m), log_failures("group member drain"));
     }
+    return true;
   }
 
   // On the member's thread: sends its backlog in order, waiting for room in
@@ -286,6 +288,10 @@ struct group_state : std::enable_shared_from_this<group_state> {
   // (`self` keeps `s` alive: a group never discards a shard.)
   static asio::awaitable<void> drain(std::shared_ptr<group_state> self, shard& s,
                                      std::shared_ptr<member_state> m) {
+    // co_spawn runs a coroutine inline up to its first suspension, and this
+    // one is started from inside a delivery, which holds the shard's lock
+    // (that dropping a member takes): begin on a later turn.
+    co_await asio::post(s.ex, asio::use_awaitable);
     while (!m->backlog.empty() && !m->gone) {
       auto msg = std::move(m->backlog.front());
       m->backlog.pop_front();
