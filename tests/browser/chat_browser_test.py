@@ -36,8 +36,8 @@ with Stack(bin_dir) as stack:
                           text=True, capture_output=True, timeout=120)
     print(page.stdout + page.stderr, end="")
     out = terminal.communicate(input="", timeout=30)[0]  # end of its input: it leaves
-    seen = ("[#lobby] alice: hello from Chromium on server A" in out and
-            "[#lobby] bob: hi back from server B" in out)
+    seen = ("[#lobby] bob: hello from Chromium on server B" in out and
+            "[#lobby] alice: hi back from server A" in out)
     print(("ok   " if seen else "FAIL ") + "the terminal client over tcp:// saw both messages")
     if not seen:
         print(out)

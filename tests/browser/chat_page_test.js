@@ -50,12 +50,16 @@ async function main() {
     const bob = await signIn(browser, urlB, "bob");
     check(true, "two pages on two servers signed in and joined #lobby");
 
-    await say(alice, "hello from Chromium on server A");
-    await waitForMessage(bob, "hello from Chromium on server A");
-    check(true, "bob (server B) got alice's message (server A) through Redis");
-    await say(bob, "hi back from server B");
-    await waitForMessage(alice, "hi back from server B");
-    check(true, "alice got bob's reply");
+    // Bob speaks first: his server publishes only once its own subscription
+    // to the room is confirmed, so after his message every server is
+    // listening (a message published before a server's SUBSCRIBE lands
+    // would not reach it: Redis pub/sub is at most once, docs/groups.md).
+    await say(bob, "hello from Chromium on server B");
+    await waitForMessage(alice, "hello from Chromium on server B");
+    check(true, "alice (server A) got bob's message (server B) through Redis");
+    await say(alice, "hi back from server A");
+    await waitForMessage(bob, "hi back from server A");
+    check(true, "bob got alice's reply");
 
     await alice.waitForFunction(
       () => [...document.querySelectorAll("#members li")].map((li) => li.textContent)
