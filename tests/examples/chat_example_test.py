@@ -260,6 +260,25 @@ async def main():
             await a.messages(1)
         check(recovered, "Redis back: remote delivery resumes")
 
+        # ---- at most 32 rooms at once (paced under the rate limit) ---------------
+        many = await Client.connect(b_ws, stack.token("roamer"), "roamer")
+        for i in range(33):
+            await many.send(type="join", room="many%d" % i)
+            await asyncio.sleep(0.06)
+        replies = []
+        try:
+            while True:
+                m = await many.recv(1)
+                if m["type"] in ("joined", "error"):
+                    replies.append(m)
+        except asyncio.TimeoutError:
+            pass
+        joins = [m for m in replies if m["type"] == "joined"]
+        errors = [m for m in replies if m["type"] == "error"]
+        check(len(joins) == 32 and len(errors) == 1 and "32 rooms" in errors[0]["message"],
+              "a 33rd room at once: error %r" % (errors[0]["message"] if errors else None))
+        await many.ws.close()
+
         # ---- flooding: close 1008 ------------------------------------------------
         flood = await Client.connect(a_ws, stack.token("mallory"), "mallory")
         try:
