@@ -22,7 +22,7 @@ async function signIn(browser, url, name) {
   await page.type("#room", "lobby");
   await page.click("#join-form button");
   await page.waitForFunction(() => document.querySelector("#room-title").textContent === "# lobby",
-                             { timeout: 10000 });
+                             { timeout: 10000, polling: 100 });
   return page;
 }
 
@@ -32,10 +32,13 @@ async function say(page, text) {
   await page.click("#say-form button");
 }
 
+// Polls on a timer, not on animation frames (puppeteer's default): a tab in
+// the background gets no animation frames, so a "raf" wait on it can time out
+// with the message already on the page.
 async function waitForMessage(page, text) {
   await page.waitForFunction(
     (t) => [...document.querySelectorAll(".message")].some((m) => m.textContent.includes(t)),
-    { timeout: 10000 }, text);
+    { timeout: 10000, polling: 100 }, text);
 }
 
 async function main() {
@@ -63,7 +66,7 @@ async function main() {
 
     await alice.waitForFunction(
       () => [...document.querySelectorAll("#members li")].map((li) => li.textContent)
-        .join(",").includes("bob"), { timeout: 10000 });
+        .join(",").includes("bob"), { timeout: 10000, polling: 100 });
     const members = await alice.$$eval("#members li", (lis) => lis.map((li) => li.textContent));
     check(members.includes("alice (you)") && members.includes("bob"),
           "alice's page lists the members: " + members.join(", "));
