@@ -3,6 +3,7 @@
 #pragma once
 
 #include <coronet/channel.hpp>
+#include <coronet/clock.hpp>
 #include <coronet/error.hpp>
 #include <coronet/group.hpp>
 #include <coronet/jwt.hpp>
@@ -10,6 +11,7 @@
 #include <coronet/log.hpp>
 #include <coronet/message.hpp>
 #include <coronet/options.hpp>
+#include <coronet/reconnect.hpp>
 #include <coronet/result.hpp>
 #include <coronet/server.hpp>
 #include <coronet/timeout.hpp>
