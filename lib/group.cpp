@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <random>
 #include <string>
 
 namespace coronet {
@@ -30,8 +32,14 @@ struct shard;
 struct member_state {
   channel ch;
   std::string name;
+  shard* home = nullptr; // its shard (a group never discards one)
   std::deque<shared_message> backlog;
   bool draining = false;
+  // join_since(): live messages held back until resume(), and the last
+  // seq the member gets in its catch-up (held ones up to it are not sent).
+  bool held = false;
+  std::deque<numbered_message> held_messages;
+  std::uint64_t seen_through = 0;
   std::atomic<bool> gone{false}; // left or dropped: deliveries skip it
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::size_t> backlog_size{0};
@@ -77,6 +85,14 @@ struct group_state : std::enable_shared_from_this<group_state> {
   std::mutex numbering;
   std::uint64_t last_seq = 0;
   std::deque<numbered_message> recent;
+  const std::string epoch = new_epoch(); // of this process's own numbering
+
+  static std::string new_epoch() {
+    std::random_device random;
+    char text[17];
+    std::snprintf(text, sizeof text, "%08x%08x", random(), random());
+    return text;
+  }
 
   ~group_state() {
     if (size.load() && owner->layer) owner->layer->unsubscribe(name);
@@ -94,12 +110,14 @@ struct group_state : std::enable_shared_from_this<group_state> {
     return s;
   }
 
-  result<membership> join(channel ch, std::string member_name) {
+  result<membership> join(channel ch, std::string member_name, bool held = false) {
     if (!ch) return fail(errc::invalid_argument);
     auto m = std::make_shared<member_state>();
     m->name = member_name.empty() ? ch.remote() : std::move(member_name);
+    m->held = held;
     auto id = ch.id();
     auto s = shard_for(ch.get_executor());
+    m->home = s.get();
     m->ch = std::move(ch);
     // The shard, the count and the layer change together, so that a leave
     // on another thread cannot come between them.
@@ -182,15 +200,17 @@ struct group_state : std::enable_shared_from_this<group_state> {
   void publish(const shared_message& msg, bool from_here) {
     (from_here ? published : received).fetch_add(1, std::memory_order_relaxed);
     if (from_here && owner->layer) owner->layer->publish(name, msg);
-    post_to_shards(msg);
+    post_to_shards(msg, 0);
   }
 
-  void post_to_shards(const shared_message& msg) {
+  // `seq`: the message's number, 0 for one published unnumbered.
+  void post_to_shards(const shared_message& msg, std::uint64_t seq) {
     std::lock_guard lock(mutex);
     for (auto& s : shards)
       if (s->count.load(std::memory_order_relaxed)) {
         posts.fetch_add(1, std::memory_order_relaxed);
-        asio::post(s->ex, [self = shared_from_this(), s, msg] { self->deliver(*s, msg); });
+        asio::post(s->ex,
+                   [self = shared_from_this(), s, msg, seq] { self->deliver(*s, msg, seq); });
       }
   }
 
@@ -212,12 +232,12 @@ struct group_state : std::enable_shared_from_this<group_state> {
       recent.push_back({seq, msg});
       while (recent.size() > opts().history) recent.pop_front();
     }
-    post_to_shards(msg);
+    post_to_shards(msg, seq);
     return seq;
   }
 
   // On s's thread: hands `msg` to each member of s.
-  void deliver(shard& s, const shared_message& msg) {
+  void deliver(shard& s, const shared_message& msg, std::uint64_t seq) {
     // The loop runs under the shard's lock (a join or leave on another
     // thread waits for it), over the list itself: no copy, no reference
     // count per member per message.  Members that must go are dropped after
@@ -228,22 +248,63 @@ struct group_state : std::enable_shared_from_this<group_state> {
       std::lock_guard lock(s.mutex);
       for (auto& m : s.members) {
         if (m->gone) continue;
-        if (m->backlog.empty() && !m->draining) {
-          auto sent = m->ch.try_send(msg.view());
-          if (sent) {
-            ++handed;
-            continue;
-          }
-          if (sent.error() != errc::backpressure) { // closed, or its connection failed
-            leaving.push_back(m);
-            continue;
-          }
+        if (m->held) {
+          hold(*m, msg, seq);
+          continue;
         }
-        if (!overflow(s, m, msg)) leaving.push_back(m);
+        if (!hand(s, m, msg, handed)) leaving.push_back(m);
       }
     }
     delivered.fetch_add(handed, std::memory_order_relaxed);
     for (auto& m : leaving) drop_member(s, m);
+  }
+
+  // Gives `msg` to m's channel, or its backlog; false when m must go.
+  // (s's lock held.)
+  bool hand(shard& s, const std::shared_ptr<member_state>& m, const shared_message& msg,
+            std::uint64_t& handed) {
+    if (m->backlog.empty() && !m->draining) {
+      auto sent = m->ch.try_send(msg.view());
+      if (sent) {
+        ++handed;
+        return true;
+      }
+      if (sent.error() != errc::backpressure) return false; // closed, or its connection failed
+    }
+    return overflow(s, m, msg);
+  }
+
+  // A message for a member still catching up: kept, within member_backlog.
+  void hold(member_state& m, const shared_message& msg, std::uint64_t seq) {
+    if (m.held_messages.size() >= std::max<std::size_t>(opts().member_backlog, 1)) {
+      m.held_messages.pop_front();
+      count_drop(m);
+    }
+    m.held_messages.push_back({seq, msg});
+  }
+
+  // (membership's friend: the member of a membership.)
+  static member_state& member_of(membership& m) { return *m.member_; }
+
+  // On m's thread: the catch-up is out; the held messages it did not
+  // contain follow, then the live stream.
+  void resume(const std::shared_ptr<member_state>& m) {
+    auto& s = *m->home;
+    bool stays = true;
+    std::uint64_t handed = 0;
+    {
+      std::lock_guard lock(s.mutex);
+      if (!m->held) return;
+      m->held = false;
+      for (auto& h : m->held_messages) {
+        if (m->gone || !stays) break;
+        if (h.seq && h.seq <= m->seen_through) continue; // in the catch-up already
+        stays = hand(s, m, h.message, handed);
+      }
+      m->held_messages.clear();
+    }
+    delivered.fetch_add(handed, std::memory_order_relaxed);
+    if (!stays) drop_member(s, m);
   }
 
   void count_drop(member_state& m) {
@@ -357,6 +418,10 @@ void membership::leave() {
   if (g && m && !m->gone) g->leave(nullptr, m.get());
 }
 
+void membership::resume() {
+  if (group_ && member_) group_->resume(member_);
+}
+
 // ---- group ------------------------------------------------------------------
 
 const std::string& group::name() const { return state_->name; }
@@ -392,14 +457,55 @@ asio::awaitable<result<std::uint64_t>> group::publish_numbered(std::string_view 
   co_return state->deliver_numbered({}, 0, before, after);
 }
 
-asio::awaitable<result<std::vector<numbered_message>>> group::history() const {
-  auto state = state_;
+namespace {
+
+// The group's kept messages: the layer's, else this process's.
+asio::awaitable<result<numbered_history>> history_of(std::shared_ptr<detail::group_state> state) {
   if (auto& layer = state->owner->layer) {
     auto kept = co_await layer->history(state->name, state->opts().history);
     if (kept) co_return std::move(*kept);
   }
   std::lock_guard lock(state->numbering);
-  co_return std::vector<numbered_message>(state->recent.begin(), state->recent.end());
+  co_return numbered_history{state->epoch, {state->recent.begin(), state->recent.end()}};
+}
+
+asio::awaitable<result<catch_up>> join_since_in(std::shared_ptr<detail::group_state> state,
+                                                channel ch, std::string name, std::uint64_t since,
+                                                std::string epoch) {
+  auto member = state->join(std::move(ch), std::move(name), true);
+  if (!member) co_return fail(member.error());
+  // Joined and held first, read after: a message is either in what is read
+  // or held (or both: resume() skips those).
+  auto kept = co_await history_of(state);
+  catch_up out;
+  std::uint64_t seen_through = 0;
+  if (kept) {
+    auto& messages = kept->messages;
+    std::uint64_t top;
+    {
+      std::lock_guard lock(state->numbering);
+      top = std::max(state->last_seq, messages.empty() ? 0 : messages.back().seq);
+    }
+    bool same_numbering = (epoch.empty() || epoch == kept->epoch) && since <= top;
+    for (auto& m : messages)
+      if (!same_numbering || m.seq > since) out.missed.push_back(m);
+    if (same_numbering)
+      out.recovered = messages.empty() ? since >= top : messages.front().seq <= since + 1;
+    seen_through = !out.missed.empty() ? out.missed.back().seq : same_numbering ? since : 0;
+    out.epoch = std::move(kept->epoch);
+  }
+  detail::group_state::member_of(*member).seen_through = seen_through; // for resume()
+  out.member = std::move(*member);
+  co_return out;
+}
+
+} // namespace
+
+asio::awaitable<result<numbered_history>> group::history() const { return history_of(state_); }
+
+asio::awaitable<result<catch_up>> group::join_since(channel ch, std::string_view name,
+                                                    std::uint64_t since, std::string_view epoch) {
+  return join_since_in(state_, std::move(ch), std::string(name), since, std::string(epoch));
 }
 
 asio::awaitable<result<std::vector<std::string>>> group::presence() const {

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <deque>
 #include <functional>
 #include <map>
@@ -302,6 +303,18 @@ if (tonumber(redis.call('GET', KEYS[1])) or 0) < floor then
   redis.call('SET', KEYS[1], floor)
 end
 return 0
+)lua";
+
+// The group's epoch (made now if it has none: first use, or Redis lost its
+// data) and its last ARGV[1] history entries.  KEYS: the epoch, the history;
+// ARGV: the limit, an epoch to make.
+constexpr const char* history_script = R"lua(
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[1], epoch)
+end
+return {epoch, redis.call('LRANGE', KEYS[2], -tonumber(ARGV[1]), -1)}
 )lua";
 
 // "<digits> <rest>" -> (number, rest); number 0 when malformed.
@@ -654,21 +667,7 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
     };
     // This process's members get it back through the subscription: it must
     // be in place first (the first join's SUBSCRIBE may still be on its way).
-    auto wanted = subscriptions.find(group);
-    if (wanted != subscriptions.end() && wanted->second.wanted) {
-      auto deadline = clock::now() + opts.command_timeout;
-      asio::steady_timer limit(ex, opts.command_timeout);
-      limit.async_wait([self = shared_from_this()](std::error_code ec) {
-        if (!ec) self->subscription_settled.notify_all();
-      });
-      for (;;) {
-        auto it = subscriptions.find(group);
-        if (!up || it == subscriptions.end() || clock::now() >= deadline) co_return not_sent();
-        if (it->second.subscribed) break;
-        co_await subscription_settled.wait();
-      }
-      limit.cancel();
-    }
+    if (!co_await subscribed(group)) co_return not_sent();
     if (!up) co_return not_sent();
     std::vector<std::string> eval{"EVAL",
                                   publish_numbered_script,
@@ -691,20 +690,58 @@ struct redis_layer::impl : std::enable_shared_from_this<impl> {
     co_return static_cast<std::uint64_t>(r->integer);
   }
 
-  asio::awaitable<result<std::vector<numbered_message>>> history(std::string group,
-                                                                 std::size_t limit) {
-    if (!up) co_return fail(errc::closed);
-    if (limit == 0) co_return std::vector<numbered_message>{};
-    std::vector<std::string> range{"LRANGE", opts.prefix + "history:" + group,
-                                   "-" + std::to_string(limit), "-1"};
-    auto r = co_await call(pub, std::move(range));
-    if (!r) co_return fail(r.error());
-    std::vector<numbered_message> out;
-    for (auto& e : r->elements) {
-      auto [seq, body] = split_numbered(e.str);
-      if (seq) out.push_back({seq, shared_message(std::string(body))});
+  // Once the group's subscription, if this process wants one, is in place
+  // (false: not within command_timeout, or Redis is down).
+  asio::awaitable<bool> subscribed(const std::string& group) {
+    auto wanted = subscriptions.find(group);
+    if (wanted != subscriptions.end() && wanted->second.wanted) {
+      auto deadline = clock::now() + opts.command_timeout;
+      asio::steady_timer limit(ex, opts.command_timeout);
+      limit.async_wait([self = shared_from_this()](std::error_code ec) {
+        if (!ec) self->subscription_settled.notify_all();
+      });
+      for (;;) {
+        auto it = subscriptions.find(group);
+        if (!up || it == subscriptions.end() || clock::now() >= deadline) co_return false;
+        if (it->second.subscribed) break;
+        co_await subscription_settled.wait();
+      }
     }
+    co_return up;
+  }
+
+  asio::awaitable<result<numbered_history>> history(std::string group, std::size_t limit) {
+    // Read once subscribed: a message published after the read then
+    // reaches this process, one published before is in what is read.
+    if (!co_await subscribed(group)) co_return fail(errc::closed);
+    std::vector<std::string> eval{"EVAL",
+                                  history_script,
+                                  "2",
+                                  opts.prefix + "epoch:" + group,
+                                  opts.prefix + "history:" + group,
+                                  std::to_string(limit),
+                                  new_epoch()};
+    auto r = co_await call(pub, std::move(eval));
+    if (!r) co_return fail(r.error());
+    if (r->kind != redis_reply::type::array || r->elements.size() != 2) {
+      log(log_level::error, "redis: history read failed: " + r->str);
+      co_return fail(errc::protocol_error);
+    }
+    numbered_history out;
+    out.epoch = r->elements[0].str;
+    if (limit)
+      for (auto& e : r->elements[1].elements) {
+        auto [seq, body] = split_numbered(e.str);
+        if (seq) out.messages.push_back({seq, shared_message(std::string(body))});
+      }
     co_return out;
+  }
+
+  static std::string new_epoch() {
+    std::random_device random;
+    char text[17];
+    std::snprintf(text, sizeof text, "%08x%08x", random(), random());
+    return text;
   }
 
   // ---- presence --------------------------------------------------------------
@@ -874,8 +911,8 @@ redis_layer::publish_numbered(const std::string& group, std::string_view before,
   co_return co_await asio::co_spawn(i->ex, std::move(op), asio::use_awaitable);
 }
 
-asio::awaitable<result<std::vector<numbered_message>>>
-redis_layer::history(const std::string& group, std::size_t limit) {
+asio::awaitable<result<numbered_history>> redis_layer::history(const std::string& group,
+                                                               std::size_t limit) {
   auto i = impl_;
   auto op = i->history(group, limit);
   co_return co_await asio::co_spawn(i->ex, std::move(op), asio::use_awaitable);

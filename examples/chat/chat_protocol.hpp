@@ -25,6 +25,8 @@ inline constexpr std::size_t max_text_bytes = 4 * 1024;
 /// fields that type needs.
 struct request {
   std::string type, room, text, token;
+  std::optional<std::uint64_t> since; ///< join: the last seq seen in the room
+  std::string epoch;                  ///< join: the numbering that seq is from
 };
 
 /// The request in `text`, or why it is refused (the text of an error reply).
@@ -53,6 +55,17 @@ inline std::variant<request, std::string> parse_request(std::string_view text) {
   if (room->empty() || room->size() > max_room_bytes)
     return "a room name is 1 to " + std::to_string(max_room_bytes) + " bytes";
   r.room = *room;
+  if (r.type == "join") {
+    if (auto it = j.find("since"); it != j.end()) {
+      if (!it->is_number_unsigned()) return std::string("since must be a seq (0 or more)");
+      r.since = it->get<std::uint64_t>();
+    }
+    if (auto it = j.find("epoch"); it != j.end()) {
+      if (!it->is_string() || it->get<std::string>().size() > 64)
+        return std::string("epoch must be the string a joined reply gave");
+      r.epoch = it->get<std::string>();
+    }
+  }
   if (r.type == "say") {
     auto said = field("text");
     if (!said) return std::string("missing field: text");
@@ -90,10 +103,15 @@ inline numbered_parts message(std::string_view room, std::string_view from, std:
   return {s + ",\"seq\":", "}"};
 }
 
-/// The reply to a join: members, and the history as the JSON objects they are.
+/// The reply to a join: members, the numbering's epoch, whether every
+/// message after the join's `since` is in the history (when it had one),
+/// and the history as the JSON objects they are.
 inline std::string joined(std::string_view room, const std::vector<std::string>& members,
+                          std::string_view epoch, std::optional<bool> recovered,
                           const std::vector<std::string>& history) {
-  auto s = json{{"type", "joined"}, {"room", room}, {"members", members}}.dump();
+  auto head = json{{"type", "joined"}, {"room", room}, {"members", members}, {"epoch", epoch}};
+  if (recovered) head["recovered"] = *recovered;
+  auto s = head.dump();
   s.pop_back();
   s += ",\"history\":[";
   for (std::size_t i = 0; i < history.size(); ++i) (s += i ? "," : "") += history[i];

@@ -91,26 +91,28 @@ asio::awaitable<void> session(chat_state& chat, coronet::channel ch, const std::
       } else if (joined.size() >= max_rooms_per_client) {
         problem = "at most " + std::to_string(max_rooms_per_client) + " rooms at once";
       } else {
-        // History and members first; then join and answer without pausing,
-        // so the reply comes before any message delivered to the member.
+        // Joined with the live messages held back, the reply (with what
+        // the client missed since r.since), then the live stream: no gap,
+        // nothing twice.
         auto room = chat.rooms.get(r.room);
-        auto kept = co_await room.history();
         auto members = co_await room.presence();
-        std::vector<std::string> history, names;
+        std::vector<std::string> names;
         if (members)
           names = *members;
         else // Redis is down: this process's members are what is known
           for (auto& member : room.members()) names.push_back(member.name);
-        if (kept)
-          for (auto& h : *kept) history.emplace_back(h.message.text());
         names.push_back(user);
         std::sort(names.begin(), names.end());
         names.erase(std::unique(names.begin(), names.end()), names.end());
-        auto membership = room.join(ch, user);
-        if (!membership) break;
-        joined.emplace(r.room, std::move(*membership));
-        auto answer = chat::joined(r.room, names, history);
-        if (!ch.try_send(coronet::message_view(answer))) break;
+        auto caught_up = co_await room.join_since(ch, user, r.since.value_or(0), r.epoch);
+        if (!caught_up) break;
+        std::vector<std::string> history;
+        for (auto& h : caught_up->missed) history.emplace_back(h.message.text());
+        auto recovered = r.since ? std::optional<bool>(caught_up->recovered) : std::nullopt;
+        auto answer = chat::joined(r.room, names, caught_up->epoch, recovered, history);
+        if (!co_await reply(ch, answer)) break;
+        caught_up->member.resume();
+        joined.emplace(r.room, std::move(caught_up->member));
         room.publish(coronet::shared_message(chat::presence(r.room, "joined", user)));
       }
     } else if (r.type == "leave") {

@@ -94,6 +94,15 @@ struct numbered_message {
   shared_message message;
 };
 
+/// A group's kept numbered messages.  The epoch names the numbering they
+/// belong to: it changes when the numbering starts over (a process without
+/// a channel layer restarted; Redis lost its data), so a seq from another
+/// epoch says nothing about what is missing.
+struct numbered_history {
+  std::string epoch;
+  std::vector<numbered_message> messages; ///< oldest first
+};
+
 /// What a group has done since it was created (this process's part).
 struct group_stats {
   std::size_t members = 0;        ///< members in this process now
@@ -131,6 +140,12 @@ public:
   ~membership();
   /// Leaves now (no-op if already left).
   void leave();
+  /// A membership from group::join_since() holds the live messages back
+  /// until this is called: then those that came after the catch-up's
+  /// messages go out, in order, and the live stream follows.  Call it on
+  /// the member's thread once the catch-up has been sent.  (No-op
+  /// otherwise.)
+  void resume();
   explicit operator bool() const noexcept { return group_ != nullptr; }
 
 private:
@@ -138,6 +153,18 @@ private:
   membership(std::shared_ptr<detail::group_state> g, std::shared_ptr<detail::member_state> m);
   std::shared_ptr<detail::group_state> group_;
   std::shared_ptr<detail::member_state> member_;
+};
+
+/// What group::join_since() found for a joining member.
+struct catch_up {
+  membership member; ///< holding live messages back until member.resume()
+  /// The kept messages after `since` (all kept ones when `since` is from
+  /// another epoch or ahead of the numbering), oldest first.
+  std::vector<numbered_message> missed;
+  /// True when `missed` is everything after `since`: nothing was lost.
+  bool recovered = false;
+  /// The numbering's epoch, for the member's next join_since().
+  std::string epoch;
 };
 
 /// A handle to one named group (copies refer to the same group).  Made by
@@ -153,6 +180,25 @@ public:
   /// member.  The first member of this process subscribes the group in the
   /// channel layer.
   result<membership> join(channel ch, std::string name = {});
+
+  /// Joins `ch` as join() does, for a member that has seen the group's
+  /// numbered messages up to `since` (0: none) in numbering `epoch` (from
+  /// an earlier catch_up; empty: unknown).  Completes with the kept
+  /// messages it has not seen, which the application sends first (in its
+  /// own reply), and whether they are all it missed.  Live messages for the
+  /// member are held back meanwhile; membership::resume() then sends those
+  /// not already among the catch-up's, so that between the two nothing is
+  /// lost and nothing comes twice:
+  ///
+  ///   auto c = co_await room.join_since(ch, "alice", since, epoch);
+  ///   if (!c) ...
+  ///   co_await ch.send(reply(c->missed, c->recovered, c->epoch));
+  ///   c->member.resume();
+  ///
+  /// Fails as join() does.  Where the history cannot be read now (Redis
+  /// down), missed is empty and recovered false.
+  asio::awaitable<result<catch_up>> join_since(channel ch, std::string_view name,
+                                               std::uint64_t since, std::string_view epoch = {});
 
   /// Removes the member whose channel is `ch` (no-op if it is none).
   void leave(const channel& ch);
@@ -183,9 +229,9 @@ public:
                                                           std::string_view after);
 
   /// The group's last group_options::history numbered messages, oldest
-  /// first: from the channel layer when it keeps them (Redis), else (or
-  /// while it is down) those this process has seen.
-  asio::awaitable<result<std::vector<numbered_message>>> history() const;
+  /// first, and their epoch: from the channel layer when it keeps them
+  /// (Redis), else (or while it is down) those this process has seen.
+  asio::awaitable<result<numbered_history>> history() const;
 
   /// Members in this process.
   std::size_t size() const;
@@ -242,10 +288,13 @@ public:
   virtual asio::awaitable<result<std::uint64_t>>
   publish_numbered(const std::string& group, std::string_view before, std::string_view after,
                    std::size_t history, std::uint64_t floor) = 0;
-  /// The last `limit` numbered messages of the group, oldest first; fails
-  /// when the backend is down or keeps no history (errc::unsupported).
-  virtual asio::awaitable<result<std::vector<numbered_message>>> history(const std::string& group,
-                                                                         std::size_t limit) = 0;
+  /// The last `limit` numbered messages of the group, oldest first, and
+  /// the epoch of their numbering (made on first use; a new one when the
+  /// backend lost the numbering); fails when the backend is down or keeps
+  /// no history (errc::unsupported).  Messages published once this process
+  /// has subscribed to the group are either in it or delivered after it.
+  virtual asio::awaitable<result<numbered_history>> history(const std::string& group,
+                                                            std::size_t limit) = 0;
 };
 
 /// The groups of one process, by name.  Thread-safe.  Keep it alive as long

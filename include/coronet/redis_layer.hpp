@@ -135,7 +135,7 @@ public:
   asio::awaitable<result<std::uint64_t>>
   publish_numbered(const std::string& group, std::string_view before, std::string_view after,
                    std::size_t history, std::uint64_t floor) override;
-  asio::awaitable<result<std::vector<numbered_message>>> history(const std::string& group,
+  asio::awaitable<result<numbered_history>> history(const std::string& group,
                                                                  std::size_t limit) override;
 
   struct impl;

@@ -263,10 +263,12 @@ TEST_CASE("numbered messages: every member sees 1, 2, 3... and the history keeps
   asio::io_context io;
   auto kept = run(io, room.history());
   REQUIRE(kept);
-  REQUIRE(kept->size() == 10);
-  CHECK(kept->front().seq == publishers * messages - 9);
-  CHECK(kept->back().seq == publishers * messages);
-  CHECK(kept->back().message.text().ends_with("#" + std::to_string(publishers * messages)));
+  REQUIRE(kept->messages.size() == 10);
+  CHECK(kept->messages.front().seq == publishers * messages - 9);
+  CHECK(kept->messages.back().seq == publishers * messages);
+  CHECK(
+      kept->messages.back().message.text().ends_with("#" + std::to_string(publishers * messages)));
+  CHECK(kept->epoch.size() == 16);
   joined.clear();
   for (int t = 0; t < threads; ++t) pool.on(t, [&, t] { members[t] = {}; });
 }
@@ -404,8 +406,8 @@ struct recording_layer : coronet::channel_layer {
     record("numbered " + g + " above " + std::to_string(floor));
     co_return coronet::fail(coronet::errc::closed);
   }
-  asio::awaitable<coronet::result<std::vector<coronet::numbered_message>>>
-  history(const std::string& g, std::size_t) override {
+  asio::awaitable<coronet::result<coronet::numbered_history>> history(const std::string& g,
+                                                                      std::size_t) override {
     record("history " + g);
     co_return coronet::fail(coronet::errc::closed);
   }
