@@ -36,7 +36,7 @@ struct member_state {
   std::deque<shared_message> backlog;
   bool draining = false;
   // join_since(): live messages held back until resume(), and the last
-  // seq the member gets in its catch-up (held ones up to it are not sent).
+  // seq the member gets in its catch-up (messages up to it are not sent).
   bool held = false;
   std::deque<numbered_message> held_messages;
   std::uint64_t seen_through = 0;
@@ -252,6 +252,9 @@ struct group_state : std::enable_shared_from_this<group_state> {
           hold(*m, msg, seq);
           continue;
         }
+        // (A catch-up read from Redis can be answered before a message in
+        // it comes through the subscription: that one is not sent again.)
+        if (seq && seq <= m->seen_through) continue;
         if (!hand(s, m, msg, handed)) leaving.push_back(m);
       }
     }
@@ -283,8 +286,13 @@ struct group_state : std::enable_shared_from_this<group_state> {
     m.held_messages.push_back({seq, msg});
   }
 
-  // (membership's friend: the member of a membership.)
-  static member_state& member_of(membership& m) { return *m.member_; }
+  // The last seq m's catch-up has: neither a held message nor a live one
+  // up to it is sent.
+  static void caught_up_to(membership& joined, std::uint64_t seq) {
+    auto& m = *joined.member_; // (membership's friend)
+    std::lock_guard lock(m.home->mutex);
+    m.seen_through = seq;
+  }
 
   // On m's thread: the catch-up is out; the held messages it did not
   // contain follow, then the live stream.
@@ -494,7 +502,7 @@ asio::awaitable<result<catch_up>> join_since_in(std::shared_ptr<detail::group_st
     seen_through = !out.missed.empty() ? out.missed.back().seq : same_numbering ? since : 0;
     out.epoch = std::move(kept->epoch);
   }
-  detail::group_state::member_of(*member).seen_through = seen_through; // for resume()
+  detail::group_state::caught_up_to(*member, seen_through);
   out.member = std::move(*member);
   co_return out;
 }

@@ -473,6 +473,14 @@ TEST_CASE("redis: a member of another process comes back with since and misses n
   member wrapper{back.ch, std::move(back.peer), {}};
   for (auto& text : run(io, drain(wrapper, 500ms))) seen.push_back(std::stoull(text.substr(2)));
   INFO("caught up to " << c->missed.back().seq << " from the history");
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    if (seen[i] != 11 + i) {
+      INFO("at " << i << ": " << seen[i] << " where " << 11 + i << " belongs (previous "
+                 << (i ? seen[i - 1] : 0) << ", next " << (i + 1 < seen.size() ? seen[i + 1] : 0)
+                 << ")");
+      CHECK(false);
+      break;
+    }
   REQUIRE(seen.size() == 990);
   for (std::size_t i = 0; i < seen.size(); ++i) REQUIRE(seen[i] == 11 + i);
 
