@@ -195,8 +195,9 @@ public:
   ///   co_await ch.send(reply(c->missed, c->recovered, c->epoch));
   ///   c->member.resume();
   ///
-  /// Fails as join() does.  Where the history cannot be read now (Redis
-  /// down), missed is empty and recovered false.
+  /// Fails as join() does.  While the channel layer cannot give the
+  /// history (Redis down), this process's own stands in, with its own
+  /// epoch: recovered is then false.
   asio::awaitable<result<catch_up>> join_since(channel ch, std::string_view name,
                                                std::uint64_t since, std::string_view epoch = {});
 
