@@ -10,6 +10,11 @@
 // {"type":"auth","token":T}.  --json prints the server's messages as they
 // come (for scripts).  At the end of its input it waits --linger-ms for the
 // last replies, then closes.
+//
+// When the connection drops it comes back by itself (coronet's
+// reconnecting_channel: 1, 2, 4 ... 30 s with jitter), signs in again and
+// rejoins with the last seq it saw, so the room's history fills the gap.
+// A refused token ends it.
 #include <coronet/coronet.hpp>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -37,16 +43,48 @@ struct settings {
   bool json_output = false, insecure = false;
   std::string ca;
   unsigned linger_ms = 1000;
+  unsigned max_attempts = 0;
 };
 
-void print(const settings& s, std::string_view text) {
+// Where the client is in the room's numbering, for the next join.
+struct position {
+  std::uint64_t seq = 0;
+  std::string epoch;
+
+  // Notes `m` and takes out what was seen already (messages read before a
+  // drop can still be waiting when the join asks for those after `seq`).
+  // False when nothing is left of it.
+  bool note(json& m) {
+    auto type = m.value("type", "");
+    auto seen = [&](const json& x) { return x.value("seq", std::uint64_t(0)) <= seq; };
+    if (type == "joined") {
+      if (m.value("epoch", "") != epoch) seq = 0; // another numbering: nothing was seen
+      epoch = m.value("epoch", "");
+      auto& history = m["history"];
+      history.erase(std::remove_if(history.begin(), history.end(), seen), history.end());
+      for (auto& h : history) seq = std::max(seq, h.value("seq", std::uint64_t(0)));
+    } else if (type == "message") {
+      if (seen(m)) return false;
+      seq = m.value("seq", std::uint64_t(0));
+    }
+    return true;
+  }
+  json join(const std::string& room) const {
+    json j{{"type", "join"}, {"room", room}};
+    if (!epoch.empty()) {
+      j["since"] = seq;
+      j["epoch"] = epoch;
+    }
+    return j;
+  }
+};
+
+void print(const settings& s, const json& m) {
   if (s.json_output) {
-    std::printf("%.*s\n", int(text.size()), text.data());
+    std::printf("%s\n", m.dump().c_str());
     std::fflush(stdout);
     return;
   }
-  auto m = json::parse(text, nullptr, false);
-  if (!m.is_object()) return;
   auto type = m.value("type", "");
   auto room = m.value("room", "");
   if (type == "message") {
@@ -55,7 +93,8 @@ void print(const settings& s, std::string_view text) {
   } else if (type == "joined") {
     std::string members;
     for (auto& n : m["members"]) members += (members.empty() ? "" : ", ") + n.get<std::string>();
-    std::printf("* joined #%s (members: %s)\n", room.c_str(), members.c_str());
+    std::printf("* joined #%s (members: %s)%s\n", room.c_str(), members.c_str(),
+                m.value("recovered", true) ? "" : " (some messages were missed)");
     for (auto& h : m["history"])
       std::printf("[#%s] %s: %s\n", room.c_str(), h.value("from", "").c_str(),
                   h.value("text", "").c_str());
@@ -93,28 +132,41 @@ asio::awaitable<int> run(const settings& s) {
   if (!s.ca.empty()) o.tls.ca_files = {s.ca};
   o.tls.insecure_skip_verify = s.insecure;
 
-  auto ch = co_await coronet::connect(s.url, o);
-  if (!ch) {
-    std::fprintf(stderr, "chat_client: cannot connect to %s: %s\n", s.url.c_str(),
-                 ch.error().message().c_str());
-    co_return 1;
-  }
-  if (!websocket) {
-    json auth{{"type", "auth"}, {"token", s.token}};
-    co_await send_json(*ch, auth);
-    auto hello = co_await ch->receive();
-    if (!hello) co_return 1;
-    print(s, hello->text());
-    auto j = json::parse(hello->text(), nullptr, false);
-    if (!j.is_object() || j.value("type", "") != "authenticated") co_return 1;
-  }
-  json join{{"type", "join"}, {"room", s.room}};
-  co_await send_json(*ch, join);
+  // Signs in (tcp://) and joins on each connection, the first and every
+  // one after a drop; queued lines go out after it.
+  position where;
+  coronet::reconnect_options r;
+  r.connect = o;
+  r.max_attempts = s.max_attempts;
+  r.on_connected = [&s, &where,
+                    websocket](coronet::channel& ch) -> asio::awaitable<coronet::result<void>> {
+    if (!websocket) {
+      json auth{{"type", "auth"}, {"token", s.token}};
+      if (!co_await send_json(ch, auth)) co_return coronet::fail(coronet::errc::closed);
+      auto hello = co_await ch.receive();
+      if (!hello) co_return coronet::fail(hello.error());
+      auto j = json::parse(hello->text(), nullptr, false);
+      if (j.is_object()) print(s, j);
+      if (!j.is_object() || j.value("type", "") != "authenticated")
+        co_return coronet::fail(coronet::errc::unauthorized); // (no retry)
+    }
+    auto join = where.join(s.room);
+    if (!co_await send_json(ch, join)) co_return coronet::fail(coronet::errc::closed);
+    co_return coronet::result<void>();
+  };
+  r.on_state = [&s](const coronet::connection_event& e) {
+    using coronet::connection_state;
+    if (e.state == connection_state::waiting)
+      std::fprintf(stderr, "* %s: %s; reconnecting in %.1f s\n", s.url.c_str(),
+                   e.error.message().c_str(), e.delay.count() / 1000.0);
+    else if (e.state == connection_state::connected && e.attempt > 0)
+      std::fprintf(stderr, "* reconnected to %s\n", s.url.c_str());
+  };
+  auto ex = co_await asio::this_coro::executor;
+  coronet::reconnecting_channel channel(ex, s.url, r);
 
   // Standard input on a thread of its own (it may be a file, a pipe or a
   // terminal); each line is posted here and said in the room.
-  auto ex = co_await asio::this_coro::executor;
-  auto channel = *ch;
   std::thread reader([&, ex] {
     std::string line;
     while (std::getline(std::cin, line))
@@ -122,8 +174,8 @@ asio::awaitable<int> run(const settings& s) {
         asio::co_spawn(
             ex,
             [&, line]() -> asio::awaitable<void> {
-              json say{{"type", "say"}, {"room", s.room}, {"text", line}};
-              co_await send_json(channel, say);
+              auto say = json{{"type", "say"}, {"room", s.room}, {"text", line}}.dump();
+              co_await channel.send(coronet::message_view(say));
             },
             asio::detached);
       });
@@ -139,17 +191,18 @@ asio::awaitable<int> run(const settings& s) {
 
   int status = 0;
   for (;;) {
-    auto m = co_await ch->receive();
+    auto m = co_await channel.receive();
     if (!m) {
       if (m.error() != coronet::errc::closed) {
-        std::fprintf(stderr, "chat_client: connection ended: %s\n", m.error().message().c_str());
+        std::fprintf(stderr, "chat_client: %s: %s\n", s.url.c_str(), m.error().message().c_str());
         status = 1;
       }
       break;
     }
-    print(s, m->text());
+    auto j = json::parse(m->text(), nullptr, false);
+    if (j.is_object() && where.note(j)) print(s, j);
   }
-  co_await ch->close();
+  co_await channel.close();
   co_return status;
 }
 
@@ -170,6 +223,9 @@ int main(int argc, char** argv) {
   app.add_option("--ca", s.ca, "wss:// and tls://: the CA that signed the server's certificate");
   app.add_flag("--insecure", s.insecure,
                "wss:// and tls://: do not verify the server (tests only)");
+  app.add_option("--max-attempts", s.max_attempts,
+                 "give up after this many failed connection attempts in a row (0: never; a "
+                 "refused token ends it at once)");
   CLI11_PARSE(app, argc, argv);
 
   asio::io_context io;

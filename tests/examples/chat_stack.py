@@ -63,15 +63,22 @@ class ChatServer:
         if redis:
             args += ["--redis", redis]
         args += list(extra)
+        self.args = args
+        self.listen = listen
+        self.start()
+
+    def start(self):
+        """Starts (or starts again: same arguments, same ports if they were given)."""
         self.out = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(args, stdout=self.out, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(self.args, stdout=self.out, stderr=subprocess.STDOUT,
+                                     text=True)
         self.urls = {}
         deadline = time.time() + 10
         while time.time() < deadline:
             self.out.seek(0)
             text = self.out.read()
             found = re.findall(r"listening on (\w+)://([^ \n/]+)", text)
-            if len(found) == len(listen) and ("rooms " in text):
+            if len(found) == len(self.listen) and ("rooms " in text):
                 for scheme, hostport in found:
                     self.urls[scheme] = "%s://%s" % (scheme, hostport)
                 return
@@ -79,6 +86,11 @@ class ChatServer:
                 break
             time.sleep(0.02)
         raise RuntimeError("chat_server did not start: " + self.output())
+
+    def kill(self):
+        """SIGKILL: a crash; its clients' connections just end."""
+        self.proc.kill()
+        self.proc.wait()
 
     def output(self):
         self.out.seek(0)
