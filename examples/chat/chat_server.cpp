@@ -12,6 +12,7 @@
 // one JSON message, and the first must be {"type":"auth","token":T}.  The
 // protocol is in README.md.
 #include "chat_page.hpp"
+#include "coronet_js.hpp"
 #include "chat_protocol.hpp"
 
 #include <coronet/coronet.hpp>
@@ -189,15 +190,19 @@ std::string token_for(const std::string& name, const std::string& secret) {
                            secret);
 }
 
-// Plain HTTP on a WebSocket listener: the page, and (demo) tokens for a name.
+// Plain HTTP on a WebSocket listener: the page, its client library, and
+// (demo) tokens for a name.
 coronet::http_response http_page(const settings& s, const coronet::http_request& r) {
-  if (r.method == "GET" && r.path == "/") {
-    coronet::http_response page;
-    page.content_type = "text/html; charset=utf-8";
-    page.body = std::string(chat::page_html);
-    page.headers.push_back({"Cache-Control", "no-store"});
-    return page;
-  }
+  auto file = [](std::string_view text, std::string type) {
+    coronet::http_response f;
+    f.content_type = std::move(type);
+    f.body = std::string(text);
+    f.headers.push_back({"Cache-Control", "no-store"});
+    return f;
+  };
+  if (r.method == "GET" && r.path == "/") return file(web::chat_page, "text/html; charset=utf-8");
+  if (r.method == "GET" && r.path == "/coronet.js")
+    return file(web::coronet_js, "text/javascript; charset=utf-8");
   if (s.demo_login && r.method == "GET" && r.path == "/token") {
     auto name = r.query_value("name").value_or("");
     if (name.empty() || name.size() > 32) {

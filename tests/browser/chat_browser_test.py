@@ -30,11 +30,25 @@ with Stack(bin_dir) as stack:
          stack.token("carol"), "--room", "lobby"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(0.5)  # carol is in the room before the pages talk
-    page = subprocess.run(["node", os.path.join(here, "chat_page_test.js"),
-                           stack.a.urls["ws"].replace("ws:", "http:") + "/",
-                           stack.b.urls["ws"].replace("ws:", "http:") + "/", screenshot],
-                          text=True, capture_output=True, timeout=120)
-    print(page.stdout + page.stderr, end="")
+    page = subprocess.Popen(["node", os.path.join(here, "chat_page_test.js"),
+                             stack.a.urls["ws"].replace("ws:", "http:") + "/",
+                             stack.b.urls["ws"].replace("ws:", "http:") + "/", screenshot],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    deadline = time.time() + 120
+    for line in page.stdout:  # its results, and what it asks of the servers
+        print(line, end="", flush=True)
+        if line.strip() == "kill A":
+            stack.a.kill()
+            page.stdin.write("killed\n")
+            page.stdin.flush()
+        elif line.strip() == "start A":
+            stack.a.restart()
+            page.stdin.write("started\n")
+            page.stdin.flush()
+        if time.time() > deadline:
+            page.kill()
+    page.wait()
     out = terminal.communicate(input="", timeout=30)[0]  # end of its input: it leaves
     seen = ("[#lobby] bob: hello from Chromium on server B" in out and
             "[#lobby] alice: hi back from server A" in out)

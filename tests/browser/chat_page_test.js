@@ -1,6 +1,10 @@
 // Drives the chat page in headless Chromium (Debian's /usr/bin/chromium,
 // through puppeteer-core): two pages, each on its own chat_server, sign in,
-// join a room and chat.  Usage: node chat_page_test.js URL_A URL_B SCREENSHOT.PNG
+// join a room and chat.  Then server A is killed and started again (by the
+// harness: this script asks on stdout, "kill A" / "start A", and waits for
+// a line on stdin): alice's page says it is reconnecting, comes back, and
+// shows what bob said meanwhile, once.
+// Usage: node chat_page_test.js URL_A URL_B SCREENSHOT.PNG
 "use strict";
 const puppeteer = require("puppeteer-core");
 
@@ -41,6 +45,19 @@ async function waitForMessage(page, text) {
     { timeout: 10000, polling: 100 }, text);
 }
 
+// Asks the harness to do something to the servers, and waits until it has.
+const harness = require("readline").createInterface({ input: process.stdin });
+const replies = harness[Symbol.asyncIterator]();
+async function ask(what) {
+  console.log(what);
+  const reply = await replies.next();
+  if (reply.done) throw new Error("the harness went away");
+}
+
+async function statusOf(page) {
+  return page.$eval("#status", (s) => s.textContent);
+}
+
 async function main() {
   const browser = await puppeteer.launch({
     executablePath: "/usr/bin/chromium",
@@ -75,6 +92,21 @@ async function main() {
     await alice.bringToFront();
     await alice.screenshot({ path: screenshot });
     check(true, "screenshot: " + screenshot);
+
+    // Server A crashes: alice's page says so and keeps trying.
+    await ask("kill A");
+    await alice.waitForFunction(() => /reconnecting/.test(document.querySelector("#status").textContent),
+                                { timeout: 10000, polling: 100 });
+    check(true, "alice's page shows: " + (await statusOf(alice)));
+    await say(bob, "said while server A was down");
+    await ask("start A");
+    await waitForMessage(alice, "said while server A was down");
+    await alice.waitForFunction(() => /signed in as/.test(document.querySelector("#status").textContent),
+                                { timeout: 10000, polling: 100 });
+    check(true, "alice's page came back by itself and shows what bob said meanwhile");
+    const after = await alice.$$eval(".message .seq", (s) => s.map((e) => e.textContent));
+    check(new Set(after).size === after.length && after.length === seqs.length + 1,
+          "each message once: " + after.join(" "));
   } finally {
     await browser.close();
   }

@@ -38,15 +38,23 @@ def check(ok, what):
         failures.append(what)
 
 
-class TerminalClient:
-    """chat_client --json, its output lines collected by a thread."""
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_WS = os.path.join(HERE, "..", "interop", "node", "node_modules", "ws")
 
-    def __init__(self, url, token, extra=()):
-        self.url = url
-        self.proc = subprocess.Popen(
-            [os.path.join(BIN, "chat_client"), "--json", "--connect", url, "--token", token,
-             "--room", "lobby", "--linger-ms", "200"] + list(extra),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+class TerminalClient:
+    """chat_client --json (or, with js=True, Node on coronet.js), its output
+    lines collected by a thread."""
+
+    def __init__(self, url, token, extra=(), js=False):
+        self.url = url + (" (coronet.js)" if js else "")
+        if js:
+            args = ["node", os.path.join(HERE, "coronet_js_client.mjs"), url, token]
+        else:
+            args = [os.path.join(BIN, "chat_client"), "--json", "--connect", url, "--token", token,
+                    "--room", "lobby", "--linger-ms", "200"] + list(extra)
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         self.lines, self.errors = [], []
         for stream, into in ((self.proc.stdout, self.lines), (self.proc.stderr, self.errors)):
             threading.Thread(target=self._read, args=(stream, into), daemon=True).start()
@@ -137,8 +145,14 @@ def main():
                 TerminalClient("wss://localhost:%d/chat" % ports[2], stack.token("wss-user"),
                                ["--ca", cert]),
             ]
+            if shutil.which("node") and os.path.isdir(NODE_WS):
+                clients.append(TerminalClient("ws://127.0.0.1:%d/chat" % ports[1],
+                                              stack.token("js-user"), js=True))
+            else:
+                print("SKIP (part): the coronet.js client needs node and the ws package "
+                      "(scripts/setup.sh installs them)")
             check(wait_for(lambda: all(cl.joins() for cl in clients), 10),
-                  "three chat_clients (tcp, ws, wss) joined #lobby on server C")
+                  "chat_clients (tcp, ws, wss) and a coronet.js client joined #lobby on server C")
             killed_at = []
 
             def crash_and_restart():
@@ -167,7 +181,7 @@ def main():
                       "(%s)" % (cl.url, [j.get("recovered") for j in joins], len(caught_up),
                                 "-".join(map(str, caught_up[:1] + caught_up[-1:]))))
                 check(any("reconnecting in" in e for e in cl.errors) and
-                      any("reconnected" in e for e in cl.errors),
+                      any("reconnected" in e for e in list(cl.errors)),
                       "%s: said it was reconnecting, then reconnected" % cl.url)
                 check(status == 0, "%s: exited cleanly at the end of its input" % cl.url)
                 if failures:

@@ -87,6 +87,14 @@ class ChatServer:
             time.sleep(0.02)
         raise RuntimeError("chat_server did not start: " + self.output())
 
+    def restart(self):
+        """Starts again on the ports it had (those given as 0 included)."""
+        self.stop()
+        self.args = [self.urls[a.split(":")[0]] if a in self.listen and a.endswith(":0") else a
+                     for a in self.args]
+        self.listen = [self.urls[a.split(":")[0]] if a.endswith(":0") else a for a in self.listen]
+        self.start()
+
     def kill(self):
         """SIGKILL: a crash; its clients' connections just end."""
         self.proc.kill()
