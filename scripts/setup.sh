@@ -55,6 +55,12 @@ if [ ! -d examples/bench/socketio/node_modules/socket.io ]; then
   (cd examples/bench/socketio && npm ci --no-audit --no-fund)
 fi
 
+# uPlot, the chart library dashboard_server serves to its page.
+if [ ! -f examples/dashboard/node_modules/uplot/dist/uPlot.iife.min.js ]; then
+  echo "setup: installing uplot into examples/dashboard"
+  (cd examples/dashboard && npm ci --no-audit --no-fund)
+fi
+
 if [ "${1:-}" = "--deps" ]; then exit 0; fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
