@@ -61,6 +61,10 @@ struct groups_state {
   mutable std::mutex mutex;
   std::map<std::string, std::weak_ptr<group_state>, std::less<>> by_name;
   std::size_t swept_size = 16;
+  // Without a channel layer a group's history exists only here: a group
+  // that has numbered a message is kept while the groups object lives, so
+  // its history outlives its members and handles.
+  std::vector<std::shared_ptr<group_state>> with_history;
   std::shared_ptr<group_state> find(std::string_view name);
 };
 
@@ -85,6 +89,7 @@ struct group_state : std::enable_shared_from_this<group_state> {
   std::mutex numbering;
   std::uint64_t last_seq = 0;
   std::deque<numbered_message> recent;
+  bool kept = false;                     // in owner->with_history
   const std::string epoch = new_epoch(); // of this process's own numbering
 
   static std::string new_epoch() {
@@ -231,6 +236,11 @@ struct group_state : std::enable_shared_from_this<group_state> {
     if (opts().history && (recent.empty() || recent.back().seq < seq)) {
       recent.push_back({seq, msg});
       while (recent.size() > opts().history) recent.pop_front();
+      if (!kept && !owner->layer) {
+        kept = true;
+        std::lock_guard lock(owner->mutex);
+        owner->with_history.push_back(shared_from_this());
+      }
     }
     post_to_shards(msg, seq);
     return seq;
@@ -561,6 +571,12 @@ groups::groups(group_options o, std::shared_ptr<channel_layer> layer)
 }
 
 groups::~groups() {
+  std::vector<std::shared_ptr<detail::group_state>> kept;
+  {
+    std::lock_guard lock(state_->mutex);
+    kept.swap(state_->with_history);
+  }
+  kept.clear(); // (the groups refer back to state_)
   if (state_->layer) state_->layer->attach(nullptr);
 }
 

@@ -308,7 +308,9 @@ public:
   groups& operator=(const groups&) = delete;
 
   /// The group named `name`, made on first use.  It lives as long as a
-  /// handle to it or a member does.
+  /// handle to it or a member does, and, without a channel layer, once it
+  /// has numbered history, as long as this object (that history is the
+  /// only copy; with Redis it is kept there).
   group get(std::string_view name);
 
   /// Names of the groups that have members in this process.

@@ -209,3 +209,18 @@ TEST_CASE("join_since: messages published while the history is read come once",
   REQUIRE(seen.size() == 215);
   for (std::size_t i = 0; i < seen.size(); ++i) REQUIRE(seen[i] == 6 + i);
 }
+
+TEST_CASE("a group's history outlives its members and handles when it has no other home",
+          "[unit][group][recovery]") {
+  coronet::groups rooms({.history = 10});
+  asio::io_context io;
+  {
+    auto room = rooms.get("quiet");
+    publish(io, room, 3); // nobody in it, and the handle goes
+  }
+  auto m = make_member(io.get_executor());
+  auto c = run(io, rooms.get("quiet").join_since(m.ch, "late", 0));
+  REQUIRE(c);
+  CHECK(c->missed.size() == 3);
+  CHECK(c->recovered);
+}

@@ -1,0 +1,78 @@
+// Drives the dashboard page in headless Chromium (Debian's /usr/bin/chromium,
+// through puppeteer-core), with sensor_sim feeding dashboard_server.  The
+// harness (dashboard_browser_test.py) does what the page cannot: this script
+// asks on stdout ("probe", "kill", "restart") and waits for its answer on
+// stdin.  Usage: node dashboard_page_test.js PAGE_URL SCREENSHOT.PNG
+"use strict";
+const puppeteer = require("puppeteer-core");
+
+const [url, screenshot] = process.argv.slice(2);
+let failed = 0;
+function check(ok, what) {
+  console.log((ok ? "ok   " : "FAIL ") + what);
+  if (!ok) failed++;
+}
+
+const harness = require("readline").createInterface({ input: process.stdin });
+const replies = harness[Symbol.asyncIterator]();
+async function ask(what) {
+  console.log(what);
+  const reply = await replies.next();
+  if (reply.done) throw new Error("the harness went away");
+  return reply.value;
+}
+
+// (Polls on a timer: puppeteer's default waits for animation frames.)
+const poll = (page, f, timeout, ...args) => page.waitForFunction(f, { timeout, polling: 50 }, ...args);
+const status = (page) => page.$eval("#status", (s) => s.textContent);
+
+async function main() {
+  const browser = await puppeteer.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking"],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 720 });
+    page.on("pageerror", (e) => check(false, "page error: " + e.message));
+    await page.goto(url, { waitUntil: "load" });
+    await poll(page, () => document.querySelectorAll(".card").length >= 2, 10000);
+    await poll(page, () => [...document.querySelectorAll(".card .n")].every((n) => /sensors/.test(n.textContent)), 10000);
+    check(true, "the page follows the buildings as they appear, with live numbers; status: " + await status(page));
+    check(await page.evaluate(() => typeof uPlot === "function" && document.querySelectorAll(".card .uplot").length >= 2),
+          "charts drawn with uPlot (served by dashboard_server from npm's package)");
+
+    // A reading shows within 1 s of being sent.
+    const sent = Number(await ask("probe"));
+    await poll(page, () => /probe/.test(document.querySelector('.card[data-building="b0"] .last').textContent), 1000);
+    check(true, "a reading sent to udp:// shows on the page within 1 s (" + (Date.now() - sent) + " ms)");
+    await poll(page, () => window.dashboard.state.buildings.get("b0").data[0].length >= 3, 10000);
+    const points = await page.evaluate(() => window.dashboard.state.buildings.get("b0").data[0].length);
+
+    // The server goes away: the page says so, and comes back by itself.
+    await ask("kill");
+    await poll(page, () => /reconnecting/.test(document.querySelector("#status").textContent), 10000);
+    check(true, "server killed: the page shows \"" + await status(page) + "\"");
+    await ask("restart, then raise an alert");
+    await poll(page, () => document.querySelector("#status").textContent === "live", 15000);
+    await poll(page, () => /probe-alarm/.test(document.querySelector("#active").textContent), 10000);
+    check(true, "back live by itself, and the alert raised while it was away is shown: " +
+          (await page.$eval("#active", (a) => a.textContent)));
+    await poll(page, () => /s\d/.test(document.querySelector('.card[data-building="b0"] .last').textContent) &&
+                           !/probe/.test(document.querySelector('.card[data-building="b0"] .last').textContent), 10000);
+    await poll(page, (n) => window.dashboard.state.buildings.get("b0").data[2].slice(n).some((v) => v === null) &&
+                            window.dashboard.state.buildings.get("b0").data[2].at(-1) !== null, 10000, points);
+    const later = await page.evaluate(() => window.dashboard.state.buildings.get("b0").data[0].length);
+    check(true, "the charts go on after a gap while the server was away (" + points + " points, then " + later + ")");
+    await new Promise((r) => setTimeout(r, 4000)); // more chart
+    await page.screenshot({ path: screenshot });
+    check(true, "screenshot: " + screenshot);
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(() => process.exit(failed ? 1 : 0),
+            (e) => { console.log("FAIL " + e.stack); process.exit(1); });
