@@ -34,6 +34,8 @@
 #include <asio/steady_timer.hpp>
 
 #include <atomic>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -69,6 +71,7 @@ struct settings {
 
 struct sensor_state {
   std::string building;
+  coronet::group group; // its building's
   dashboard::reading last;
   std::int64_t over_since = 0; // server ms when CO₂ went over the limit (0: it is not)
   bool alerting = false;
@@ -102,6 +105,35 @@ std::string alert_text(std::string_view building, std::string_view sensor, std::
       .dump();
 }
 
+// What pages get for a reading.  Written by hand, since this runs for every
+// reading: the names are checked (letters, digits, - _ .: nothing to
+// escape) and the numbers finite.  Only known fields go out: a sensor
+// cannot put a "type" of its own into what pages read.
+std::string live_text(const dashboard::reading& r) {
+  char buffer[64];
+  auto number = [&](double v) {
+    return std::string_view(
+        buffer,
+        std::to_chars(buffer, buffer + sizeof buffer, std::round(v * 100) / 100).ptr - buffer);
+  };
+  std::string out;
+  out.reserve(96 + r.sensor.size() + r.building.size());
+  out += R"({"type":"reading","room":")";
+  out += r.building;
+  out += R"(","sensor":")";
+  out += r.sensor;
+  out += R"(","t":)";
+  out += number(r.t);
+  out += R"(,"h":)";
+  out += number(r.h);
+  out += R"(,"co2":)";
+  out += number(r.co2);
+  out += R"(,"ts":)";
+  out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, r.ts).ptr);
+  out += '}';
+  return out;
+}
+
 // A numbered message: its text without the closing brace, then ,"seq":N}.
 // (Named variables only around co_await: GCC 12 corrupts short
 // std::string temporaries there; docs/design.md.)
@@ -125,6 +157,7 @@ asio::awaitable<void> take(state& st, std::string_view text) {
   auto& r = std::get<dashboard::reading>(decoded);
   bool new_building = false;
   std::optional<std::string> alert;
+  coronet::group building;
   {
     std::lock_guard lock(st.mutex);
     auto it = st.sensors.find(r.sensor);
@@ -133,7 +166,8 @@ asio::awaitable<void> take(state& st, std::string_view text) {
         st.count.refused.fetch_add(1, std::memory_order_relaxed);
         co_return;
       }
-      it = st.sensors.emplace(r.sensor, sensor_state{r.building, {}, 0, false}).first;
+      auto group = st.groups.get(state::group_of(r.building));
+      it = st.sensors.emplace(r.sensor, sensor_state{r.building, group, {}, 0, false}).first;
       auto [b, inserted] = st.buildings.try_emplace(r.building);
       b->second.insert(r.sensor);
       new_building = inserted;
@@ -143,6 +177,7 @@ asio::awaitable<void> take(state& st, std::string_view text) {
     }
     auto& sensor = it->second;
     sensor.last = r;
+    building = sensor.group;
     auto now = dashboard::now_ms();
     if (r.co2 > st.s.co2_limit) {
       if (!sensor.over_since) sensor.over_since = now;
@@ -161,11 +196,7 @@ asio::awaitable<void> take(state& st, std::string_view text) {
     }
   }
   st.count.readings.fetch_add(1, std::memory_order_relaxed);
-  auto building = st.groups.get(state::group_of(r.building));
-  auto live = json{{"type", "reading"}, {"room", r.building}, {"sensor", r.sensor}, {"t", r.t},
-                   {"h", r.h},          {"co2", r.co2},       {"ts", r.ts}}
-                  .dump();
-  building.publish(coronet::shared_message(std::move(live)));
+  building.publish(coronet::shared_message(live_text(r)));
   if (new_building) {
     auto announce = json{{"type", "building"}, {"room", "buildings"}, {"name", r.building}}.dump();
     auto list = st.groups.get("buildings");
@@ -175,11 +206,17 @@ asio::awaitable<void> take(state& st, std::string_view text) {
 }
 
 asio::awaitable<void> ingest(state& st, coronet::channel ch) {
-  auto m = co_await ch.receive();
-  while (m) {
-    co_await take(st, m->text());
-    m = ch.try_receive();
+  bool datagrams = !ch.properties().reliable; // (one datagram lost is that datagram alone)
+  for (;;) {
+    auto m = ch.try_receive();
     if (!m && m.error() == coronet::errc::would_block) m = co_await ch.receive();
+    if (m) {
+      co_await take(st, m->text());
+    } else if (m.error() == coronet::errc::message_too_large && datagrams) {
+      st.count.malformed.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      co_return; // closed, or a stream whose framing is lost: the connection ends
+    }
   }
 }
 

@@ -199,6 +199,14 @@ async def main():
             except ConnectionResetError:
                 closed = True
         check(closed, "a reading over the size limit closes that connection")
+        taken = d.stats()["readings"]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.sendto(b"{" + b" " * 3000 + b"}", (udp_host, int(udp_port)))
+            u.sendto(json.dumps({"sensor": "u0", "building": "b0", "t": 20, "h": 50, "co2": 500,
+                                 "ts": 1}).encode(), (udp_host, int(udp_port)))
+        time.sleep(0.3)
+        check(d.stats()["readings"] == taken + 1,
+              "an oversized datagram is dropped; the next one from that sensor is taken")
         await page.send(type="dance")
         err = await page.until(lambda m: m["type"] == "error")
         await page.send(type="join", room="bad room name!")
