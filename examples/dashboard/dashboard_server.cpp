@@ -45,6 +45,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "coronet_js.hpp"
@@ -87,8 +88,8 @@ struct state {
   const settings& s;
   coronet::groups& groups;
   counters count;
-  std::mutex mutex; // guards what follows
-  std::map<std::string, sensor_state, std::less<>> sensors;
+  std::mutex mutex;                                      // guards what follows
+  std::unordered_map<std::string, sensor_state> sensors; // (100,000s: hashed, not a tree)
   std::map<std::string, std::set<std::string>, std::less<>> buildings; // name -> its sensors
 
   state(const settings& settings, coronet::groups& g) : s(settings), groups(g) {}
