@@ -263,8 +263,16 @@ struct reconnecting_channel::state_type : std::enable_shared_from_this<state_typ
   }
 
   asio::awaitable<std::error_code> read(channel& ch) {
+    // On a datagram channel a refusal (ICMP port unreachable: the server is
+    // not there right now) and an oversized datagram concern one datagram:
+    // the socket goes on, and so does sending.  Only the heartbeat timeout
+    // says the peer is gone.
+    bool datagrams = !ch.properties().reliable;
     for (;;) {
       auto m = co_await ch.receive();
+      if (!m && datagrams &&
+          (m.error() == errc::connection_refused || m.error() == errc::message_too_large))
+        continue;
       if (!m) co_return m.error();
       inbox.emplace_back(*m);
       changed.notify_all();

@@ -516,6 +516,29 @@ TEST_CASE("reconnect: over udp:// a heartbeat timeout says the peer is gone") {
   CHECK(rc.stats().losses == 1);
 }
 
+TEST_CASE("reconnect: over udp:// a server that was away hears the next datagrams at once") {
+  asio::io_context io;
+  auto seen = std::make_shared<inbox>();
+  restartable srv("udp", echo_to(seen));
+  srv.start();
+  reconnect_options o;
+  o.clock = std::make_shared<manual_clock>(); // (no time passes for a retry)
+  reconnecting_channel rc(io.get_executor(), srv.url(), o);
+  send_one(io, rc, "one");
+  CHECK(receive_one(io, rc) == "one");
+  srv.stop();
+  for (int i = 0; i < 5; ++i) { // refused by the kernel: lost, as UDP loses them
+    send_one(io, rc, "lost");
+    run_for(io, 20ms);
+  }
+  CHECK(rc.state() == connection_state::connected);
+  srv.start();
+  send_one(io, rc, "two");
+  CHECK(receive_one(io, rc) == "two");
+  CHECK(rc.stats().losses == 0);
+  CHECK(rc.stats().connections == 1);
+}
+
 TEST_CASE("reconnect: a thousand clients cut at once come back spread over the jitter window") {
   coronet::test::raise_fd_limit();
   constexpr int clients = 1000;
