@@ -303,13 +303,31 @@ struct reconnecting_channel::state_type : std::enable_shared_from_this<state_typ
     return fail(errc::would_block);
   }
 
-  void push(message_view m) {
+  // Queues `m` for the next connection under queue_policy: true when
+  // queued, false when the caller is to wait for room (policy wait, and
+  // `can_wait`), or why it is refused.
+  result<bool> enqueue(message_view m, bool can_wait) {
+    while (!queue.empty() && queue_bytes + m.size() > o.queue_limit) {
+      switch (o.queue_policy) {
+      case slow_consumer_policy::wait:
+        if (can_wait) return false;
+        return fail(errc::backpressure);
+      case slow_consumer_policy::drop_newest:
+        ++counters.queue_dropped;
+        return fail(errc::backpressure);
+      case slow_consumer_policy::drop_oldest:
+        queue_bytes -= queue.front().bytes.size();
+        queue.pop_front();
+        ++counters.queue_dropped;
+        break;
+      case slow_consumer_policy::disconnect:
+        give_up(errc::backpressure);
+        return fail(errc::backpressure);
+      }
+    }
     queue_bytes += m.size();
     queue.emplace_back(m);
-  }
-
-  bool queue_has_room(std::size_t size) const {
-    return queue.empty() || queue_bytes + size <= o.queue_limit;
+    return true;
   }
 
   bool can_send_now() const { return conn && queue.empty() && !flushing; }
@@ -374,24 +392,10 @@ asio::awaitable<result<void>> reconnecting_channel::send(message_view m) {
       if (sent || !s->lost_on_send(c, sent.error())) co_return sent;
       continue; // not taken: queued for the next connection
     }
-    if (s->queue_has_room(m.size())) {
-      s->push(m);
-      co_return result<void>();
-    }
-    switch (s->o.queue_policy) {
-    case slow_consumer_policy::wait: co_await s->changed.wait(); break;
-    case slow_consumer_policy::drop_newest:
-      ++s->counters.queue_dropped;
-      co_return fail(errc::backpressure);
-    case slow_consumer_policy::drop_oldest:
-      s->queue_bytes -= s->queue.front().bytes.size();
-      s->queue.pop_front();
-      ++s->counters.queue_dropped;
-      break;
-    case slow_consumer_policy::disconnect:
-      s->give_up(errc::backpressure);
-      co_return fail(errc::backpressure);
-    }
+    auto queued = s->enqueue(m, true);
+    if (!queued) co_return fail(queued.error());
+    if (*queued) co_return result<void>();
+    co_await s->changed.wait(); // for room, or a connection
   }
 }
 
@@ -403,23 +407,8 @@ result<void> reconnecting_channel::try_send(message_view m) {
     auto sent = c.try_send(m);
     if (sent || !s->lost_on_send(c, sent.error())) return sent;
   }
-  while (!s->queue_has_room(m.size())) {
-    switch (s->o.queue_policy) {
-    case slow_consumer_policy::wait:
-    case slow_consumer_policy::drop_newest:
-      ++s->counters.queue_dropped;
-      return fail(errc::backpressure);
-    case slow_consumer_policy::drop_oldest:
-      s->queue_bytes -= s->queue.front().bytes.size();
-      s->queue.pop_front();
-      ++s->counters.queue_dropped;
-      break;
-    case slow_consumer_policy::disconnect:
-      s->give_up(errc::backpressure);
-      return fail(errc::backpressure);
-    }
-  }
-  s->push(m);
+  auto queued = s->enqueue(m, false);
+  if (!queued) return fail(queued.error());
   return result<void>();
 }
 

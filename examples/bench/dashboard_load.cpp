@@ -4,8 +4,8 @@
 // one from the sensor's clock ("ts", ms since the epoch; the sensors run on
 // this machine) to its arrival.  Prints one JSON line at the end.
 //
-//   dashboard_load --url ws://127.0.0.1:8080/live --subscribers 100 --follow 2 \
-//       --buildings 20 --seconds 20 --warmup 5
+//   dashboard_load --url ws://127.0.0.1:8080/live --subscribers 100 --follow 2
+//                  --buildings 20 --seconds 20 --warmup 5
 #include "latency_histogram.hpp"
 
 #include <coronet/coronet.hpp>

@@ -6,14 +6,9 @@
 // shows what bob said meanwhile, once.
 // Usage: node chat_page_test.js URL_A URL_B SCREENSHOT.PNG
 "use strict";
-const puppeteer = require("puppeteer-core");
+const { check, launch, poll, ask, run } = require("./harness");
 
 const [urlA, urlB, screenshot] = process.argv.slice(2);
-let failed = 0;
-function check(ok, what) {
-  console.log((ok ? "ok   " : "FAIL ") + what);
-  if (!ok) failed++;
-}
 
 async function signIn(browser, url, name) {
   const page = await browser.newPage();
@@ -25,8 +20,7 @@ async function signIn(browser, url, name) {
   await page.waitForSelector("#app:not([hidden])", { timeout: 10000 });
   await page.type("#room", "lobby");
   await page.click("#join-form button");
-  await page.waitForFunction(() => document.querySelector("#room-title").textContent === "# lobby",
-                             { timeout: 10000, polling: 100 });
+  await poll(page, () => document.querySelector("#room-title").textContent === "# lobby", 10000);
   return page;
 }
 
@@ -36,22 +30,9 @@ async function say(page, text) {
   await page.click("#say-form button");
 }
 
-// Polls on a timer, not on animation frames (puppeteer's default): a tab in
-// the background gets no animation frames, so a "raf" wait on it can time out
-// with the message already on the page.
 async function waitForMessage(page, text) {
-  await page.waitForFunction(
-    (t) => [...document.querySelectorAll(".message")].some((m) => m.textContent.includes(t)),
-    { timeout: 10000, polling: 100 }, text);
-}
-
-// Asks the harness to do something to the servers, and waits until it has.
-const harness = require("readline").createInterface({ input: process.stdin });
-const replies = harness[Symbol.asyncIterator]();
-async function ask(what) {
-  console.log(what);
-  const reply = await replies.next();
-  if (reply.done) throw new Error("the harness went away");
+  await poll(page, (t) => [...document.querySelectorAll(".message")].some((m) => m.textContent.includes(t)),
+             10000, text);
 }
 
 async function statusOf(page) {
@@ -59,12 +40,7 @@ async function statusOf(page) {
 }
 
 async function main() {
-  const browser = await puppeteer.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking"],
-  });
+  const browser = await launch();
   try {
     const alice = await signIn(browser, urlA, "alice");
     const bob = await signIn(browser, urlB, "bob");
@@ -81,9 +57,8 @@ async function main() {
     await waitForMessage(bob, "hi back from server A");
     check(true, "bob got alice's reply");
 
-    await alice.waitForFunction(
-      () => [...document.querySelectorAll("#members li")].map((li) => li.textContent)
-        .join(",").includes("bob"), { timeout: 10000, polling: 100 });
+    await poll(alice, () => [...document.querySelectorAll("#members li")].map((li) => li.textContent)
+      .join(",").includes("bob"), 10000);
     const members = await alice.$$eval("#members li", (lis) => lis.map((li) => li.textContent));
     check(members.includes("alice (you)") && members.includes("bob"),
           "alice's page lists the members: " + members.join(", "));
@@ -95,14 +70,12 @@ async function main() {
 
     // Server A crashes: alice's page says so and keeps trying.
     await ask("kill A");
-    await alice.waitForFunction(() => /reconnecting/.test(document.querySelector("#status").textContent),
-                                { timeout: 10000, polling: 100 });
+    await poll(alice, () => /reconnecting/.test(document.querySelector("#status").textContent), 10000);
     check(true, "alice's page shows: " + (await statusOf(alice)));
     await say(bob, "said while server A was down");
     await ask("start A");
     await waitForMessage(alice, "said while server A was down");
-    await alice.waitForFunction(() => /signed in as/.test(document.querySelector("#status").textContent),
-                                { timeout: 10000, polling: 100 });
+    await poll(alice, () => /signed in as/.test(document.querySelector("#status").textContent), 10000);
     check(true, "alice's page came back by itself and shows what bob said meanwhile");
     const after = await alice.$$eval(".message .seq", (s) => s.map((e) => e.textContent));
     check(new Set(after).size === after.length && after.length === seqs.length + 1,
@@ -112,5 +85,4 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(failed ? 1 : 0),
-            (e) => { console.log("FAIL " + e.stack); process.exit(1); });
+run(main);

@@ -4,35 +4,13 @@
 // asks on stdout ("probe", "kill", "restart") and waits for its answer on
 // stdin.  Usage: node dashboard_page_test.js PAGE_URL SCREENSHOT.PNG
 "use strict";
-const puppeteer = require("puppeteer-core");
+const { check, launch, poll, ask, run } = require("./harness");
 
 const [url, screenshot] = process.argv.slice(2);
-let failed = 0;
-function check(ok, what) {
-  console.log((ok ? "ok   " : "FAIL ") + what);
-  if (!ok) failed++;
-}
-
-const harness = require("readline").createInterface({ input: process.stdin });
-const replies = harness[Symbol.asyncIterator]();
-async function ask(what) {
-  console.log(what);
-  const reply = await replies.next();
-  if (reply.done) throw new Error("the harness went away");
-  return reply.value;
-}
-
-// (Polls on a timer: puppeteer's default waits for animation frames.)
-const poll = (page, f, timeout, ...args) => page.waitForFunction(f, { timeout, polling: 50 }, ...args);
 const status = (page) => page.$eval("#status", (s) => s.textContent);
 
 async function main() {
-  const browser = await puppeteer.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking"],
-  });
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 720 });
@@ -81,5 +59,4 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(failed ? 1 : 0),
-            (e) => { console.log("FAIL " + e.stack); process.exit(1); });
+run(main);
