@@ -378,6 +378,7 @@ int main(int argc, char** argv) {
                "tcp:// or ws://, keeps last values and per-building aggregates, raises CO2 "
                "alerts, and serves a live page over WebSocket"};
   settings s;
+  app.option_defaults()->always_capture_default(); // --help shows each default
   app.add_option("--ingest", s.ingest,
                  "where sensors send readings (repeat): udp://HOST:PORT, tcp://HOST:PORT, "
                  "ws://HOST:PORT")

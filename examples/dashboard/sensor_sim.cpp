@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
                "humidity, CO2) every --interval-ms to a dashboard_server, over the transport the "
                "URL names"};
   settings s;
+  app.option_defaults()->always_capture_default(); // --help shows each default
   app.add_option("--connect", s.url,
                  "the dashboard_server's ingest URL: udp://HOST:PORT, tcp://HOST:PORT or "
                  "ws://HOST:PORT/ingest")
