@@ -46,8 +46,7 @@ asio::awaitable<result<std::uint64_t>> redis_layer::publish_numbered(const std::
                                                                      std::uint64_t) {
   co_return fail(errc::unsupported);
 }
-asio::awaitable<result<numbered_history>> redis_layer::history(const std::string&,
-                                                                            std::size_t) {
+asio::awaitable<result<numbered_history>> redis_layer::history(const std::string&, std::size_t) {
   co_return fail(errc::unsupported);
 }
 

@@ -12,8 +12,8 @@
 // one JSON message, and the first must be {"type":"auth","token":T}.  The
 // protocol is in README.md.
 #include "chat_page.hpp"
-#include "coronet_js.hpp"
 #include "chat_protocol.hpp"
+#include "coronet_js.hpp"
 
 #include <coronet/coronet.hpp>
 #include <coronet/redis_layer.hpp>

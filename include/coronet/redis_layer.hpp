@@ -136,7 +136,7 @@ public:
   publish_numbered(const std::string& group, std::string_view before, std::string_view after,
                    std::size_t history, std::uint64_t floor) override;
   asio::awaitable<result<numbered_history>> history(const std::string& group,
-                                                                 std::size_t limit) override;
+                                                    std::size_t limit) override;
 
   struct impl;
 
