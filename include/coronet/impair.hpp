@@ -1,0 +1,117 @@
+// Network impairment in the process: what a bad link does to the messages
+// going one way (loss, bursts of loss, delay, jitter, reordering,
+// duplication, a rate limit with a bounded queue), decided by a seeded
+// generator so that a run repeats exactly.
+//
+//   auto spec = coronet::parse_impairment("loss:2%,delay:20ms,jitter:5ms,rate:1mbit");
+//   coronet::impairment_model link(*spec, /*seed*/ 7);
+//   auto fate = link.decide(now, message_size);   // lost, or when each copy arrives
+//
+// The model is pure (no I/O, no clock of its own): the impair decorator
+// over a channel (work in progress on this branch) applies it to each
+// direction.  See docs/impair.md (to come).
+#pragma once
+
+#include <coronet/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace coronet {
+
+/// What a link does to the messages going one way.  Zero everywhere: nothing.
+struct impairment {
+  double loss = 0; ///< each message is lost with this probability (Bernoulli)
+  /// Gilbert-Elliott bursts (on when burst_p > 0): from the good state the
+  /// link turns bad with probability burst_p per message, from the bad
+  /// state good again with burst_r; in the bad state a message is lost with
+  /// burst_loss.  Mean burst length 1 / burst_r messages.
+  double burst_p = 0, burst_r = 0, burst_loss = 1;
+  std::chrono::microseconds delay{0};  ///< added to every message
+  std::chrono::microseconds jitter{0}; ///< plus a uniform 0..jitter; order is kept
+  /// Each message, with this probability, is held back by reorder_delay
+  /// more and may be overtaken by the ones after it.
+  double reorder = 0;
+  std::chrono::microseconds reorder_delay{0}; ///< 0: delay + jitter (at least 1 ms)
+  double duplicate = 0;                       ///< a second copy, with this probability
+  std::uint64_t rate_bits_per_second = 0;     ///< 0: no limit
+  /// Bytes that may wait for the rate-limited link; more are dropped at
+  /// the tail (0: 64 KiB).
+  std::size_t queue_bytes = 0;
+
+  bool drops() const { return loss > 0 || burst_p > 0 || rate_bits_per_second > 0; }
+  bool reorders() const { return reorder > 0; }
+  bool duplicates() const { return duplicate > 0; }
+  bool any() const {
+    return drops() || reorders() || duplicates() || delay.count() || jitter.count();
+  }
+};
+
+/// Both directions: what this end sends, and what it receives.
+struct impairment_spec {
+  impairment send, receive;
+};
+
+/// Parses "loss:2%,delay:20ms,jitter:5ms,reorder:1%,dup:0.5%,rate:1mbit,
+/// queue:64kb,burst:gilbert(0.01,0.3)", each key once, in any order, for
+/// both directions; "send:(...)" and "receive:(...)" (or "up"/"down")
+/// hold one direction's keys.  Units: % or a fraction; us, ms, s; bit,
+/// kbit, mbit, gbit (per second); b, kb, mb.  Fails with
+/// errc::invalid_argument (and no partial result) on anything else.
+result<impairment_spec> parse_impairment(std::string_view text);
+
+/// The spec written back in parse_impairment()'s syntax (shortest form).
+std::string to_string(const impairment_spec& spec);
+
+/// What happened to one message.
+struct message_fate {
+  enum class cause { none, loss, burst, queue_full } dropped = cause::none;
+  /// When each copy arrives (one, or two when duplicated; none when
+  /// dropped), as offsets from the time given to decide().
+  std::vector<std::chrono::microseconds> arrivals;
+  bool reordered = false;
+};
+
+/// Counters of what a model did.
+struct impairment_stats {
+  std::uint64_t messages = 0, lost = 0, burst_lost = 0, queue_dropped = 0, duplicated = 0,
+                reordered = 0, delayed = 0;
+};
+
+/// One direction of an impaired link.  decide() is deterministic: the same
+/// seed and the same (time, size) sequence give the same fates.  A model
+/// for a reliable transport (`reliable`) never drops, duplicates or
+/// reorders (the kernel would not): it only delays, and a full rate-limit
+/// queue then delays further instead of dropping.
+class impairment_model {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  impairment_model(impairment i, std::uint64_t seed, bool reliable = false);
+
+  message_fate decide(time_point now, std::size_t size);
+
+  const impairment& settings() const { return i_; }
+  const impairment_stats& stats() const { return stats_; }
+
+private:
+  double uniform();
+  std::chrono::microseconds jitter();
+
+  impairment i_;
+  bool reliable_;
+  std::mt19937_64 rng_;
+  bool bad_ = false;          // Gilbert-Elliott state
+  time_point last_arrival_{}; // (order kept: no message arrives before it)
+  time_point link_free_{};    // rate limit: when the link has sent what it holds
+  std::vector<std::pair<time_point, std::size_t>> in_queue_; // departures not yet due, bytes
+  std::size_t queued_bytes_ = 0;
+  impairment_stats stats_;
+};
+
+} // namespace coronet
