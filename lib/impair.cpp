@@ -1,11 +1,19 @@
+#include <coronet/detail/event.hpp>
+#include <coronet/detail/use_result.hpp>
 #include <coronet/error.hpp>
 #include <coronet/impair.hpp>
+#include <coronet/log.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <optional>
+#include <queue>
 
 namespace coronet {
 
@@ -76,7 +84,7 @@ message_fate impairment_model::decide(time_point now, std::size_t size) {
     arrival = std::max(arrival, last_arrival_); // order kept
     last_arrival_ = arrival;
   }
-  auto offset = std::chrono::duration_cast<microseconds>(arrival - now);
+  auto offset = arrival - now; // (exact: a rounded offset could put a message before the last)
   if (offset.count() > 0) ++stats_.delayed;
   fate.arrivals.push_back(offset);
   if (!reliable_ && i_.duplicate > 0 && uniform() < i_.duplicate) {
@@ -279,6 +287,216 @@ std::string to_string(const impairment_spec& spec) {
   if (spec.receive.any() || spec.receive.queue_bytes)
     (out += out.empty() ? "" : ",") += "receive:(" + one_way(spec.receive) + ")";
   return out;
+}
+
+// ---- the decorator ----------------------------------------------------------
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// A message waiting for its time.
+struct held {
+  steady::time_point due;
+  std::uint64_t order; // (equal times: in the order decided)
+  std::string bytes;
+  message_kind kind;
+  bool operator>(const held& o) const { return due != o.due ? due > o.due : order > o.order; }
+};
+
+// One direction's messages waiting for their time, earliest first.
+struct delay_line {
+  std::priority_queue<held, std::vector<held>, std::greater<>> queue;
+  std::size_t bytes = 0;
+  std::uint64_t next_order = 0;
+
+  void put(steady::time_point due, message_view m) {
+    bytes += m.size();
+    queue.push({due, next_order++,
+                std::string(reinterpret_cast<const char*>(m.data.data()), m.size()), m.kind});
+  }
+  bool ready(steady::time_point now) const { return !queue.empty() && queue.top().due <= now; }
+  held take() {
+    auto h = std::move(const_cast<held&>(queue.top()));
+    queue.pop();
+    bytes -= h.bytes.size();
+    return h;
+  }
+};
+
+class impaired final : public channel::endpoint, public std::enable_shared_from_this<impaired> {
+public:
+  impaired(channel inner, const impairment_spec& spec, std::uint64_t seed, std::size_t limit)
+      : inner_(std::move(inner)), reliable_(inner_.properties().reliable),
+        send_model_(spec.send, seed, reliable_),
+        receive_model_(spec.receive, seed ^ 0x9e3779b97f4a7c15ull, reliable_), limit_(limit),
+        ex_(inner_.get_executor()), sent_(ex_), received_(ex_), send_timer_(ex_),
+        receive_timer_(ex_), deadline_(ex_) {
+    link_.spec = spec;
+    link_.send = &send_model_.stats();
+    link_.receive = &receive_model_.stats();
+  }
+
+  void start() {
+    asio::co_spawn(ex_, pump(shared_from_this()), asio::detached);
+    asio::co_spawn(ex_, read(shared_from_this()), asio::detached);
+  }
+
+  asio::awaitable<result<message_view>> receive() override {
+    auto self = shared_from_this();
+    timed_out_ = false;
+    if (timeout_.count()) {
+      deadline_.expires_after(timeout_);
+      deadline_.async_wait([w = std::weak_ptr<impaired>(self)](std::error_code ec) {
+        if (auto s = w.lock(); s && !ec) {
+          s->timed_out_ = true;
+          s->received_.notify_all();
+        }
+      });
+    }
+    for (;;) {
+      auto m = try_receive();
+      if (m || m.error() != errc::would_block) {
+        deadline_.cancel();
+        co_return m;
+      }
+      if (timed_out_) co_return fail(errc::timeout);
+      // Wake at the next message's time, or when one is put or the reading ends.
+      if (!incoming_.queue.empty()) {
+        receive_timer_.expires_at(incoming_.queue.top().due);
+        receive_timer_.async_wait([w = std::weak_ptr<impaired>(self)](std::error_code ec) {
+          if (auto s = w.lock(); s && !ec) s->received_.notify_all();
+        });
+      }
+      co_await received_.wait();
+      receive_timer_.cancel();
+    }
+  }
+
+  result<message_view> try_receive() override {
+    current_.clear();
+    if (incoming_.ready(steady::now())) {
+      auto h = incoming_.take();
+      if (reliable_) received_.notify_all(); // (room for the reader)
+      current_ = std::move(h.bytes);
+      return message_view(std::string_view(current_), h.kind);
+    }
+    if (read_error_ && incoming_.queue.empty()) return fail(read_error_);
+    return fail(errc::would_block);
+  }
+
+  asio::awaitable<result<void>> send(message_view m) override {
+    while (reliable_ && !closed_ && outgoing_.bytes && outgoing_.bytes + m.size() > limit_)
+      co_await sent_.wait(); // (a reliable link only delays: wait for room)
+    co_return try_send(m);
+  }
+
+  result<void> try_send(message_view m) override {
+    if (closed_) return fail(send_error_ ? send_error_ : errc::closed);
+    auto now = steady::now(); // (one time for the decision and the delivery: order kept)
+    auto fate = send_model_.decide(now, m.size());
+    if (fate.dropped != message_fate::cause::none) return result<void>(); // lost on the way
+    if (outgoing_.bytes && outgoing_.bytes + m.size() > limit_)
+      return reliable_ ? fail(errc::backpressure) : result<void>(); // (held too long: dropped)
+    for (auto offset : fate.arrivals) outgoing_.put(now + offset, m);
+    sent_.notify_all();
+    return result<void>();
+  }
+
+  asio::awaitable<result<void>> close(close_reason why) override {
+    auto self = shared_from_this();
+    while (!outgoing_.queue.empty() && !send_error_) co_await sent_.wait(); // what is on its way
+    closed_ = true;
+    sent_.notify_all();
+    co_return co_await inner_.close(why);
+  }
+
+  void set_receive_timeout(std::chrono::milliseconds timeout) override { timeout_ = timeout; }
+  void stop_receiving() override {
+    inner_.stop_receiving();
+    read_error_ = errc::closed;
+    received_.notify_all();
+  }
+  void abort() override {
+    closed_ = true;
+    inner_.abort();
+    sent_.notify_all();
+    received_.notify_all();
+  }
+  const coronet::properties& properties() const override { return inner_.properties(); }
+  std::string remote() const override { return inner_.remote(); }
+  asio::any_io_executor get_executor() override { return ex_; }
+  const void* info(const std::type_info& type) const override {
+    if (type == typeid(impaired_link)) return &link_;
+    return inner_.info(type);
+  }
+
+private:
+  // Hands each outgoing message to the inner channel at its time.
+  static asio::awaitable<void> pump(std::shared_ptr<impaired> self) {
+    while (!self->closed_ || !self->outgoing_.queue.empty()) {
+      if (self->send_error_) break;
+      if (self->outgoing_.queue.empty()) {
+        if (self->closed_) break;
+        co_await self->sent_.wait();
+        continue;
+      }
+      auto due = self->outgoing_.queue.top().due;
+      if (due > steady::now()) {
+        self->send_timer_.expires_at(due);
+        co_await self->send_timer_.async_wait(detail::use_tuple);
+        continue;
+      }
+      auto h = self->outgoing_.take();
+      self->sent_.notify_all();
+      auto sent = co_await self->inner_.send(message_view(std::string_view(h.bytes), h.kind));
+      if (!sent && sent.error() != errc::backpressure) self->send_error_ = sent.error();
+    }
+    self->sent_.notify_all();
+  }
+
+  // Reads the inner channel; each message waits for its time in incoming_.
+  static asio::awaitable<void> read(std::shared_ptr<impaired> self) {
+    for (;;) {
+      auto m = co_await self->inner_.receive();
+      if (!m) {
+        self->read_error_ = m.error();
+        self->received_.notify_all();
+        co_return;
+      }
+      auto now = steady::now(); // (one time for the decision and the delivery: order kept)
+      auto fate = self->receive_model_.decide(now, m->size());
+      for (auto offset : fate.arrivals) {
+        if (!self->reliable_ && self->incoming_.bytes + m->size() > self->limit_) continue;
+        self->incoming_.put(now + offset, *m);
+      }
+      self->received_.notify_all();
+      while (self->reliable_ && self->incoming_.bytes > self->limit_ && !self->read_error_)
+        co_await self->received_.wait(); // (the application is behind: stop reading)
+    }
+  }
+
+  channel inner_;
+  bool reliable_;
+  impairment_model send_model_, receive_model_;
+  std::size_t limit_;
+  asio::any_io_executor ex_;
+  detail::event sent_, received_;
+  asio::steady_timer send_timer_, receive_timer_, deadline_;
+  delay_line outgoing_, incoming_;
+  std::string current_;
+  std::error_code send_error_, read_error_;
+  bool closed_ = false, timed_out_ = false;
+  std::chrono::milliseconds timeout_{0};
+  impaired_link link_;
+};
+
+} // namespace
+
+channel impair(channel inner, const impairment_spec& spec, std::uint64_t seed, std::size_t limit) {
+  auto e = std::make_shared<impaired>(std::move(inner), spec, seed, limit);
+  e->start();
+  return channel(std::shared_ptr<channel::endpoint>(e));
 }
 
 } // namespace coronet

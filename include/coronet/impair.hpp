@@ -12,6 +12,7 @@
 // direction.  See docs/impair.md (to come).
 #pragma once
 
+#include <coronet/channel.hpp>
 #include <coronet/result.hpp>
 
 #include <chrono>
@@ -73,7 +74,7 @@ struct message_fate {
   enum class cause { none, loss, burst, queue_full } dropped = cause::none;
   /// When each copy arrives (one, or two when duplicated; none when
   /// dropped), as offsets from the time given to decide().
-  std::vector<std::chrono::microseconds> arrivals;
+  std::vector<std::chrono::steady_clock::duration> arrivals;
   bool reordered = false;
 };
 
@@ -113,5 +114,23 @@ private:
   std::size_t queued_bytes_ = 0;
   impairment_stats stats_;
 };
+
+/// What an impaired channel did, through channel::info<impaired_link>().
+struct impaired_link {
+  impairment_spec spec;
+  const impairment_stats* send = nullptr;    ///< the messages this end sent
+  const impairment_stats* receive = nullptr; ///< the messages it received
+};
+
+/// `inner` behind an impaired link: what this end sends goes through
+/// spec.send before it reaches `inner`, what `inner` receives through
+/// spec.receive before receive() returns it.  On a reliable transport
+/// (inner.properties().reliable) messages are only delayed, never lost,
+/// duplicated or reordered.  Seeded: the same seed and the same traffic give
+/// the same drops and delays.  Messages waiting for their time are held
+/// here (at most `limit` bytes each way; past it a datagram channel drops
+/// and a reliable one's send() waits).
+channel impair(channel inner, const impairment_spec& spec, std::uint64_t seed = 1,
+               std::size_t limit = 16 * 1024 * 1024);
 
 } // namespace coronet
