@@ -116,3 +116,40 @@ TEST_CASE("impair: duplication and reordering on a datagram channel", "[integrat
     if (got.back[i] < got.back[i - 1]) ++out_of_order;
   CHECK(out_of_order > 20);
 }
+
+TEST_CASE("impair: by URL, on connect() and on a listener", "[integration][impair]") {
+  // A listener whose accepted channels delay what they send by 10 ms, and a
+  // client that delays its own sends by 5 ms: 15 ms a round trip at least.
+  coronet::server server;
+  coronet::server_options o;
+  o.handle_signals = false;
+  REQUIRE(server.start("udp://127.0.0.1:0?impair=send:(delay:10ms)", coronet::test::echo, o));
+  auto base = "udp://127.0.0.1:" + std::to_string(server.port());
+  asio::io_context io;
+  auto rtt = run(io, [](std::string url) -> asio::awaitable<std::chrono::steady_clock::duration> {
+    auto ch = co_await coronet::connect(url);
+    REQUIRE(ch);
+    auto link = ch->info<coronet::impaired_link>();
+    REQUIRE(link);
+    CHECK(link->spec.send.loss == Approx(0.1));
+    CHECK(link->spec.send.delay == 5ms);
+    auto t0 = std::chrono::steady_clock::now();
+    co_await ch->send("ping");
+    // ("ping" may be lost on the way out: 10%; try again until one comes back.)
+    ch->set_receive_timeout(200ms);
+    auto m = co_await ch->receive();
+    while (!m) {
+      t0 = std::chrono::steady_clock::now();
+      co_await ch->send("ping");
+      m = co_await ch->receive();
+    }
+    co_return std::chrono::steady_clock::now() - t0;
+  }(base + "?impair=send:(loss:10%25,delay:5ms)&impair_seed=3"));
+  CHECK(rtt >= 15ms);
+
+  std::string why;
+  auto bad = coronet::parse_url(base + "?impair=loss:lots", &why);
+  REQUIRE(!bad);
+  CHECK(bad.error() == coronet::errc::invalid_url);
+  CHECK(why.find("impair=loss:lots") != std::string::npos);
+}
