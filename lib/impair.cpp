@@ -9,6 +9,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -37,25 +38,24 @@ message_fate impairment_model::decide(time_point now, std::size_t size) {
   message_fate fate;
   ++stats_.messages;
   auto base = now;
-  if (i_.rate_bits_per_second) {
+  if (i_.limited()) {
     // The messages that have left the queue by now no longer hold it.
-    std::erase_if(in_queue_, [&](auto& q) {
-      if (q.first > now) return false;
-      queued_bytes_ -= q.second;
-      return true;
-    });
-    auto limit = i_.queue_bytes ? i_.queue_bytes : std::size_t(64 * 1024);
-    if (!reliable_ && queued_bytes_ > 0 && queued_bytes_ + size > limit) {
+    while (!in_queue_.empty() && in_queue_.front().first <= now) {
+      queued_bytes_ -= in_queue_.front().second;
+      in_queue_.pop_front();
+    }
+    bool full = i_.queue_packets
+                    ? in_queue_.size() >= i_.queue_packets
+                    : queued_bytes_ > 0 &&
+                          queued_bytes_ + size > (i_.queue_bytes ? i_.queue_bytes : 64 * 1024);
+    if (!reliable_ && full) {
       fate.dropped = message_fate::cause::queue_full;
       ++stats_.queue_dropped;
       return fate;
     }
-    auto on_wire = microseconds(static_cast<std::int64_t>(
-        std::ceil(static_cast<double>(size) * 8e6 / static_cast<double>(i_.rate_bits_per_second))));
-    link_free_ = std::max(link_free_, now) + on_wire;
-    in_queue_.emplace_back(link_free_, size);
+    base = depart(now, size);
+    in_queue_.emplace_back(base, size);
     queued_bytes_ += size;
-    base = link_free_;
   }
   if (!reliable_) {
     if (i_.burst_p > 0) {
@@ -92,6 +92,74 @@ message_fate impairment_model::decide(time_point now, std::size_t size) {
     ++stats_.duplicated;
   }
   return fate;
+}
+
+impairment_model::time_point impairment_model::opportunity(std::uint64_t k) const {
+  auto& t = *i_.trace;
+  auto period = std::uint64_t(t.back());
+  return trace_start_ + std::chrono::milliseconds(period * (k / t.size()) + t[k % t.size()]);
+}
+
+impairment_model::time_point impairment_model::depart(time_point now, std::size_t size) {
+  using std::chrono::microseconds;
+  if (!i_.trace) {
+    auto on_wire = microseconds(static_cast<std::int64_t>(
+        std::ceil(static_cast<double>(size) * 8e6 / static_cast<double>(i_.rate_bits_per_second))));
+    link_free_ = std::max(link_free_, now) + on_wire;
+    return link_free_;
+  }
+  auto& t = *i_.trace;
+  if (!trace_started_) trace_start_ = now, trace_started_ = true;
+  if (opportunity(next_opportunity_) < now) {
+    // The link sat idle: the opportunities that passed are gone.  Jump to
+    // the first one at or after now (whole periods first, then a search).
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - trace_start_);
+    auto period = std::uint64_t(t.back());
+    auto ms = std::uint64_t(elapsed.count());
+    auto cycle = ms / period;
+    auto within = ms % period;
+    auto k =
+        cycle * t.size() + std::uint64_t(std::lower_bound(t.begin(), t.end(), within) - t.begin());
+    while (opportunity(k) < now) ++k; // (at most a few: the rounding of within)
+    next_opportunity_ = std::max(next_opportunity_, k);
+    opportunity_left_ = i_.trace_bytes;
+  }
+  if (opportunity_left_ == 0) opportunity_left_ = i_.trace_bytes;
+  // The message takes bytes from as many opportunities as it needs and has
+  // left when the one holding its last byte comes.
+  auto need = std::max<std::size_t>(size, 1);
+  while (need > opportunity_left_) {
+    need -= opportunity_left_;
+    ++next_opportunity_;
+    opportunity_left_ = i_.trace_bytes;
+  }
+  opportunity_left_ -= need;
+  auto when = opportunity(next_opportunity_);
+  if (opportunity_left_ == 0) ++next_opportunity_;
+  link_free_ = std::max(link_free_, when);
+  return when;
+}
+
+result<std::shared_ptr<const std::vector<std::uint32_t>>>
+load_delivery_trace(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return fail(std::error_code(errno, std::system_category()));
+  auto trace = std::make_shared<std::vector<std::uint32_t>>();
+  char line[128];
+  bool ok = true;
+  while (ok && std::fgets(line, sizeof line, f)) {
+    std::string_view s(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+      s.remove_suffix(1);
+    if (s.empty()) continue;
+    std::uint32_t ms = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), ms);
+    ok = ec == std::errc() && end == s.data() + s.size() && (trace->empty() || ms >= trace->back());
+    if (ok) trace->push_back(ms);
+  }
+  std::fclose(f);
+  if (!ok || trace->empty() || trace->back() == 0) return fail(errc::invalid_argument);
+  return std::shared_ptr<const std::vector<std::uint32_t>>(std::move(trace));
 }
 
 // ---- the text form ----------------------------------------------------------
@@ -194,6 +262,10 @@ bool parse_into(std::string_view text, impairment& i, std::vector<std::string>& 
       auto r = scaled(value, {{"bit", 1}, {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}});
       if (!r) return false;
       set_both(&impairment::rate_bits_per_second, *r);
+    } else if (key == "queue" && value.ends_with("p")) {
+      auto q = scaled(value, {{"p", 1}});
+      if (!q) return false;
+      set_both(&impairment::queue_packets, static_cast<std::size_t>(*q));
     } else if (key == "queue") {
       auto q = scaled(value, {{"b", 1}, {"kb", 1024}, {"mb", 1024 * 1024}});
       if (!q) return false;
@@ -251,7 +323,10 @@ std::string one_way(const impairment& i) {
   if (i.duplicate > 0) parts.push_back("dup:" + percent(i.duplicate));
   if (i.rate_bits_per_second)
     parts.push_back("rate:" + std::to_string(i.rate_bits_per_second) + "bit");
-  if (i.queue_bytes) parts.push_back("queue:" + std::to_string(i.queue_bytes) + "b");
+  if (i.queue_packets)
+    parts.push_back("queue:" + std::to_string(i.queue_packets) + "p");
+  else if (i.queue_bytes)
+    parts.push_back("queue:" + std::to_string(i.queue_bytes) + "b");
   std::string out;
   for (auto& p : parts) (out += out.empty() ? "" : ",") += p;
   return out;
@@ -283,8 +358,9 @@ result<impairment_spec> parse_impairment(std::string_view text) {
 std::string to_string(const impairment_spec& spec) {
   if (same(spec.send, spec.receive)) return one_way(spec.send);
   std::string out;
-  if (spec.send.any() || spec.send.queue_bytes) out += "send:(" + one_way(spec.send) + ")";
-  if (spec.receive.any() || spec.receive.queue_bytes)
+  if (spec.send.any() || spec.send.queue_bytes || spec.send.queue_packets)
+    out += "send:(" + one_way(spec.send) + ")";
+  if (spec.receive.any() || spec.receive.queue_bytes || spec.receive.queue_packets)
     (out += out.empty() ? "" : ",") += "receive:(" + one_way(spec.receive) + ")";
   return out;
 }

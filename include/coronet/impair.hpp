@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <random>
 #include <string>
 #include <string_view>
@@ -60,6 +61,8 @@ public:
 private:
   double uniform();
   std::chrono::microseconds jitter();
+  time_point depart(time_point now, std::size_t size); // when the limited link has sent it
+  time_point opportunity(std::uint64_t k) const;       // the trace's k-th, from its start
 
   impairment i_;
   bool reliable_;
@@ -67,10 +70,23 @@ private:
   bool bad_ = false;          // Gilbert-Elliott state
   time_point last_arrival_{}; // (order kept: no message arrives before it)
   time_point link_free_{};    // rate limit: when the link has sent what it holds
-  std::vector<std::pair<time_point, std::size_t>> in_queue_; // departures not yet due, bytes
+  std::deque<std::pair<time_point, std::size_t>> in_queue_; // departures not yet due, bytes
   std::size_t queued_bytes_ = 0;
+  time_point trace_start_{}; // (set by the first message)
+  bool trace_started_ = false;
+  std::uint64_t next_opportunity_ = 0; // the trace's next unused delivery opportunity
+  std::size_t opportunity_left_ = 0;   // bytes it can still carry
   impairment_stats stats_;
 };
+
+/// Reads a mahimahi packet-delivery trace: one millisecond timestamp per
+/// line, ascending, each an opportunity to deliver one 1500-byte packet;
+/// the trace repeats after its last line.  Fails with
+/// errc::invalid_argument on a line that is not a number, numbers out of
+/// order, an empty trace or one whose last timestamp is 0, and with the
+/// system's error when the file cannot be read.
+result<std::shared_ptr<const std::vector<std::uint32_t>>>
+load_delivery_trace(const std::string& path);
 
 /// What an impaired channel did, through channel::info<impaired_link>().
 struct impaired_link {

@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace coronet {
 
@@ -31,8 +33,18 @@ struct impairment {
   /// Bytes that may wait for the rate-limited link; more are dropped at
   /// the tail (0: 64 KiB).
   std::size_t queue_bytes = 0;
+  /// When set, the queue holds at most this many messages (packets)
+  /// instead of queue_bytes: linkem's --queue.
+  std::size_t queue_packets = 0;
+  /// A mahimahi-style delivery trace instead of a fixed rate: the link can
+  /// send trace_bytes (one 1500-byte packet) at each of these millisecond
+  /// offsets, ascending, repeating after the last one; opportunities with
+  /// nothing waiting are lost.  See load_delivery_trace() in <coronet/impair.hpp>.
+  std::shared_ptr<const std::vector<std::uint32_t>> trace;
+  std::size_t trace_bytes = 1500;
 
-  bool drops() const { return loss > 0 || burst_p > 0 || rate_bits_per_second > 0; }
+  bool limited() const { return rate_bits_per_second > 0 || trace; }
+  bool drops() const { return loss > 0 || burst_p > 0 || limited(); }
   bool reorders() const { return reorder > 0; }
   bool duplicates() const { return duplicate > 0; }
   bool any() const {

@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
 
 using coronet::impairment;
 using coronet::impairment_model;
@@ -168,6 +171,56 @@ TEST_CASE("impairment: a rate limit holds, and a full queue drops at the tail", 
   CHECK(rate == Approx(1e6).epsilon(0.05));
   CHECK(m.stats().queue_dropped > 900);
   CHECK(m.stats().queue_dropped + delivered == 2000);
+}
+
+TEST_CASE("impairment: a queue counted in packets holds that many", "[unit][impair]") {
+  // 1 Mbit/s, 1250 B: 10 ms each; a burst of 20 at once: 5 fit (the one
+  // on the wire counts), the rest are dropped at the tail.
+  impairment_model m(parse_one("rate:1mbit,queue:5p"), 1);
+  auto fates = run(m, 20, 1250, 0us);
+  int delivered = 0;
+  for (auto& f : fates) delivered += !f.arrivals.empty();
+  CHECK(delivered == 5);
+  CHECK(m.stats().queue_dropped == 15);
+  CHECK(coronet::to_string({parse_one("queue:5p"), parse_one("queue:5p")}) == "queue:5p");
+}
+
+TEST_CASE("impairment: a delivery trace sends one packet per opportunity and repeats",
+          "[unit][impair]") {
+  auto path = std::string("impair_trace_test.txt");
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    REQUIRE(f);
+    std::fputs("5\n10\n10\n20\n", f); // 4 packets per 20 ms: 2.4 Mbit/s
+    std::fclose(f);
+  }
+  auto trace = coronet::load_delivery_trace(path);
+  REQUIRE(trace);
+  impairment i;
+  i.trace = *trace;
+  i.queue_packets = 1000;
+  impairment_model m(i, 1);
+  // A backlog of 12 full packets offered at t=0 leaves at 5,10,10,20, 25,30,30,40, ...
+  auto fates = run(m, 12, 1500, 0us);
+  std::vector<long> at;
+  for (auto& f : fates)
+    at.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(f.arrivals.at(0)).count());
+  CHECK(at == std::vector<long>{5, 10, 10, 20, 25, 30, 30, 40, 45, 50, 50, 60});
+  // Two 750 B packets share one opportunity.
+  impairment_model halves(i, 1);
+  auto small = run(halves, 4, 750, 0us);
+  CHECK(small[0].arrivals[0] == 5ms);
+  CHECK(small[1].arrivals[0] == 5ms);
+  CHECK(small[2].arrivals[0] == 10ms);
+
+  for (auto bad : {"5\nx\n", "10\n5\n", "", "0\n0\n"}) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(bad, f);
+    std::fclose(f);
+    CHECK(!coronet::load_delivery_trace(path));
+  }
+  std::remove(path.c_str());
+  CHECK(!coronet::load_delivery_trace("no/such/trace"));
 }
 
 TEST_CASE("impairment: a reliable transport's model delays but never drops, duplicates or "
