@@ -7,9 +7,9 @@
 //   coronet::impairment_model link(*spec, /*seed*/ 7);
 //   auto fate = link.decide(now, message_size);   // lost, or when each copy arrives
 //
-// The model is pure (no I/O, no clock of its own): the impair decorator
-// over a channel (work in progress on this branch) applies it to each
-// direction.  See docs/impair.md (to come).
+// The model is pure (no I/O, no clock of its own): impair() below applies
+// it to each direction of a channel, and tools/linkem to real IP packets.
+// See docs/impair.md.
 #pragma once
 
 #include <coronet/channel.hpp>
