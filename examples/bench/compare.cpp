@@ -226,6 +226,7 @@ cell_result run_via_linkem(const compare_cell& cell, const run_context& ctx) {
     r.note = "linkem exited " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
              " without a result: " + output.substr(0, 300);
   }
+  r.impair = cell.condition.impair; // (what linkem's flags say, in the same text form)
   return r;
 }
 

@@ -96,6 +96,15 @@ std::vector<double> cdf_of(std::vector<double> samples) {
 }
 
 void print_table(const std::vector<cell_result>& cells) {
+  // Notes repeat (every reliable transport under loss has the same one):
+  // the rows name them by number, the sentences follow the table.
+  std::vector<std::string> notes;
+  auto mark = [&](const std::string& note) -> std::string {
+    if (note.empty()) return "";
+    auto at = std::find(notes.begin(), notes.end(), note);
+    if (at == notes.end()) at = notes.insert(notes.end(), note);
+    return "[" + std::to_string(at - notes.begin() + 1) + "]";
+  };
   std::printf("\n%-9s %-16s %-8s %9s %9s %9s %8s %10s %10s %8s  %s\n", "transport", "condition",
               "workload", "p50 ms", "p99 ms", "p99.9 ms", "deliv %", "stale p99", "goodput",
               "CPU/msg", "note");
@@ -104,7 +113,8 @@ void print_table(const std::vector<cell_result>& cells) {
   for (auto& c : cells) {
     std::printf("%-9s %-16s %-8s", c.transport.c_str(), c.condition.c_str(), c.workload.c_str());
     if (c.status != "ok") {
-      std::printf(" %9s  %s: %s\n", c.status.c_str(), c.status.c_str(), c.note.c_str());
+      std::printf(" %9s %9s %9s %8s %10s %10s %8s  %s\n", c.status.c_str(), "", "", "", "", "", "",
+                  mark(c.note).c_str());
       continue;
     }
     std::printf(" %9.2f %9.2f %9.2f %8.2f", c.p50_ms, c.p99_ms, c.p999_ms, 100 * c.delivery);
@@ -116,8 +126,11 @@ void print_table(const std::vector<cell_result>& cells) {
       std::printf(" %10.1f", c.goodput_mbit);
     else
       std::printf(" %10s", "-");
-    std::printf(" %8.1f  %s\n", c.cpu_us_per_message, c.note.c_str());
+    std::printf(" %8.1f  %s\n", c.cpu_us_per_message, mark(c.note).c_str());
   }
+  for (std::size_t k = 0; k < notes.size(); ++k) std::printf("[%zu] %s\n", k + 1, notes[k].c_str());
+  std::printf("latency: rr a round trip, stream one way, bulk a 1 MiB message to its "
+              "acknowledgement; CPU/msg: client + server CPU per message delivered\n");
 }
 
 bool write_results(const std::string& dir, const std::vector<cell_result>& cells,

@@ -219,10 +219,15 @@ asio::awaitable<void> receive_updates(coronet::channel ch, const workload_settin
 }
 
 // The client's own 60 Hz "render" tick: how old is the newest state it has?
-asio::awaitable<void> render_ticks(stream_state* st, tally* t) {
-  auto next = clock_type::now();
+// Its clock is not the server's: connection i ticks (i + 1/2) / clients of
+// a period after its subscribe, so that the phases between the two clocks
+// spread over the period (in step, every tick would come just before an
+// update, or just after it).
+asio::awaitable<void> render_ticks(const workload_settings* s, int i, stream_state* st, tally* t) {
+  auto period = std::chrono::nanoseconds(stream_period_ns);
+  auto next = clock_type::now() - period + period * (2 * i + 1) / (2 * std::max(s->clients, 1));
   while (!st->done) {
-    next += std::chrono::nanoseconds(stream_period_ns);
+    next += period;
     co_await sleep_until(next);
     if (!st->have_newest) continue;
     auto now = monotonic_ns();
@@ -236,7 +241,7 @@ asio::awaitable<void> stream_connection(const workload_settings* s, int i, tally
   if (!ch) co_return;
   stream_state st;
   st.got.assign(static_cast<std::size_t>(s->duration.count() * stream_rate / 1000), false);
-  co_await (receive_updates(*ch, s, i, &st, t) && render_ticks(&st, t));
+  co_await (receive_updates(*ch, s, i, &st, t) && render_ticks(s, i, &st, t));
   co_await finish(*ch);
 }
 
