@@ -8,6 +8,8 @@
 #include "server_thread.hpp"
 #include "tcp_retransmits.hpp"
 
+#include <coronet/impairment.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -59,6 +61,12 @@ workload_settings plan(workload_kind kind, const link_condition& c, bool quick,
   if (kind == workload_kind::bulk) {
     w.duration = quick ? 2s : 10s;
     w.bulk_bytes = quick ? 4u << 20 : 32u << 20;
+    // On a slow link the messages still on their way when sending stops
+    // take a while: wait for them too (2 MiB at 2 Mbit/s is 8.4 s).
+    auto spec = coronet::parse_impairment(c.impair);
+    if (spec && spec->send.rate_bits_per_second)
+      w.grace += std::chrono::milliseconds(bulk_in_flight * bulk_message_size * 8 * 1000 /
+                                           spec->send.rate_bits_per_second);
   } else {
     w.duration = quick ? 1s : 10s;
   }
@@ -191,13 +199,14 @@ cell_result run_via_linkem(const compare_cell& cell, const run_context& ctx) {
       uses_tls(scheme) && ctx.certs ? " --certs " + shell_quote(ctx.certs->dir) : "";
   auto server = shell_quote(ctx.self) + " --compare-serve " + scheme +
                 "://0.0.0.0:" + std::to_string(linkem_port) + path + certs;
-  auto client = shell_quote(ctx.self) + " --compare-client --url " + scheme +
-                "://\"$LINKEM_SERVER_IP\":" + std::to_string(linkem_port) + path + certs +
-                " --transport " + scheme + " --condition " + shell_quote(cell.condition.name) +
-                " --workload " + std::string(to_string(cell.workload)) + " --seed " +
-                std::to_string(ctx.seed) + " --grace-ms " +
-                std::to_string(grace_of(cell.condition).count()) + " --via linkem" +
-                (ctx.quick ? " --quick" : "");
+  auto client =
+      shell_quote(ctx.self) + " --compare-client --url " + scheme +
+      "://\"$LINKEM_SERVER_IP\":" + std::to_string(linkem_port) + path + certs + " --transport " +
+      scheme + " --condition " + shell_quote(cell.condition.name) + " --workload " +
+      std::string(to_string(cell.workload)) + " --seed " + std::to_string(ctx.seed) +
+      " --grace-ms " +
+      std::to_string(plan(cell.workload, cell.condition, ctx.quick, ctx.seed).grace.count()) +
+      " --via linkem" + (ctx.quick ? " --quick" : "");
   std::string command = shell_quote(ctx.linkem) + " run --quiet --seed " + std::to_string(ctx.seed);
   for (auto& a : cell.condition.linkem_args) command += " " + shell_quote(a);
   command += " --server " + shell_quote(server) + " -- sh -c " + shell_quote(client) + " 2>&1";

@@ -25,8 +25,8 @@ constexpr auto rr_period = 10ms;
 constexpr std::size_t rr_size = 64;
 constexpr std::uint32_t stream_rate = 60;
 constexpr std::size_t stream_size = 150;
-constexpr std::size_t bulk_size = 1 << 20;
-constexpr std::uint64_t bulk_window = 2;
+constexpr std::size_t bulk_size = bulk_message_size;
+constexpr std::uint64_t bulk_window = bulk_in_flight;
 // How often a waiting loop looks at its clock (the receive timeout).
 constexpr auto poll = 50ms;
 // A stream's subscribe is resent this often until an update comes (over

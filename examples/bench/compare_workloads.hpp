@@ -21,6 +21,7 @@
 #include <coronet/options.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +29,10 @@
 #include <vector>
 
 enum class workload_kind { rr, stream, bulk };
+
+/// bulk's messages, and how many are on their way at once.
+inline constexpr std::size_t bulk_message_size = 1 << 20;
+inline constexpr int bulk_in_flight = 2;
 
 std::string_view to_string(workload_kind w);
 
