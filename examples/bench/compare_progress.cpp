@@ -23,36 +23,58 @@ bool in_ci() {
 } // namespace
 
 progress_bar::progress_bar(std::size_t total)
-    : total_(total), live_(::isatty(2) && !in_ci()), start_(std::chrono::steady_clock::now()) {}
+    : total_(total), live_(::isatty(2) && !in_ci()), start_(std::chrono::steady_clock::now()) {
+  if (!live_) return;
+  ticker_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    while (!stop_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_; }))
+      if (!shown_.empty()) draw();
+  });
+}
+
+progress_bar::~progress_bar() { done(); }
 
 double progress_bar::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
 void progress_bar::starting(std::size_t index, const std::string& what) {
+  std::lock_guard lock(mutex_);
   done_ = index;
   current_ = what;
-  if (live_)
-    draw(what);
-  else
+  if (live_) {
+    shown_ = what;
+    draw();
+  } else {
     std::fprintf(stderr, "[%zu/%zu] %s ...\n", index + 1, total_, what.c_str());
+  }
 }
 
 void progress_bar::finished(const std::string& outcome) {
+  std::lock_guard lock(mutex_);
   ++done_;
-  if (live_)
-    draw(current_ + ": " + outcome);
-  else
+  if (live_) {
+    shown_ = current_ + ": " + outcome;
+    draw();
+  } else {
     std::fprintf(stderr, "[%zu/%zu] %s: %s (elapsed %s)\n", done_, total_, current_.c_str(),
                  outcome.c_str(), clock_text(elapsed_seconds()).c_str());
+  }
 }
 
 void progress_bar::done() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
   if (live_) std::fprintf(stderr, "\r\033[K");
   std::fflush(stderr);
 }
 
-void progress_bar::draw(const std::string& what) {
+void progress_bar::draw() {
   constexpr std::size_t width = 24;
   auto filled = total_ ? width * done_ / total_ : width;
   std::string bar(filled, '#');
@@ -62,6 +84,6 @@ void progress_bar::draw(const std::string& what) {
       done_ ? clock_text(elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_))
             : std::string("?");
   std::fprintf(stderr, "\r\033[K[%s] %zu/%zu  %s  elapsed %s  ETA %s", bar.c_str(), done_, total_,
-               what.c_str(), clock_text(elapsed).c_str(), eta.c_str());
+               shown_.c_str(), clock_text(elapsed).c_str(), eta.c_str());
   std::fflush(stderr);
 }
