@@ -27,6 +27,8 @@ using namespace std::chrono_literals;
 // Where a --compare-serve listens inside linkem's server namespace.
 constexpr int linkem_port = 7000;
 constexpr auto server_stop_grace = 2000ms;
+// A cell whose threads waited longer than this for a CPU is marked.
+constexpr double contended_wait_ms = 20;
 
 // What every cell of a run shares.
 struct run_context {
@@ -174,12 +176,16 @@ cell_result run_in_process(const compare_cell& cell, std::size_t index, const ru
     r.retransmits = static_cast<std::int64_t>(*retrans_after - *retrans_before);
     r.retransmits_source = "host /proc/net/snmp (shared loopback: any TCP on the machine counts)";
   }
-  if (r.status == "ok" && !is_udp(cell.transport) && r.impair.find("loss") != std::string::npos)
-    r.note = "in-process: a reliable transport is only delayed, never loses (--via linkem shows "
-             "retransmission)";
-  if (r.status == "ok" && !is_udp(cell.transport) && r.impair.find("burst") != std::string::npos)
-    r.note = "in-process: a reliable transport is only delayed, never loses (--via linkem shows "
-             "retransmission)";
+  auto note = [&](const char* text) { r.note += (r.note.empty() ? "" : "; ") + std::string(text); };
+  bool drops =
+      r.impair.find("loss") != std::string::npos || r.impair.find("burst") != std::string::npos;
+  if (r.status == "ok" && !is_udp(cell.transport) && drops)
+    note("in-process: a reliable transport is only delayed, never loses (--via linkem shows "
+         "retransmission)");
+  r.cpu_wait_ms = ms(client_used.waiting + server_used.waiting);
+  if (r.cpu_wait_ms > contended_wait_ms)
+    note("contended: the client or server waited more than 20 ms for a CPU (another process "
+         "had it); read its tail latency as noise");
   return r;
 }
 

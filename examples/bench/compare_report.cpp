@@ -12,7 +12,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(cell_result, transport, condition, workload, 
                                    note, clients, seconds, wall_seconds, sent, delivered, delivery,
                                    p50_ms, p99_ms, p999_ms, staleness_p50_ms, staleness_p99_ms,
                                    goodput_mbit, bytes_delivered, client_cpu_ms, server_cpu_ms,
-                                   cpu_us_per_message, retransmits, retransmits_source,
+                                   cpu_us_per_message, cpu_wait_ms, retransmits, retransmits_source,
                                    latency_cdf_ms, staleness_cdf_ms)
 
 namespace {
@@ -31,11 +31,12 @@ std::string number(double v, const char* format = "%.4g") {
   return text;
 }
 
-const char* csv_header = "transport,condition,workload,via,status,impair,clients,seconds,sent,"
-                         "delivered,delivery,p50_ms,p99_ms,p999_ms,staleness_p50_ms,"
-                         "staleness_p99_ms,goodput_mbit,bytes_delivered,client_cpu_ms,"
-                         "server_cpu_ms,cpu_us_per_message,retransmits,retransmits_source,"
-                         "wall_seconds,note\n";
+const char* csv_header =
+    "transport,condition,workload,via,status,impair,clients,seconds,sent,"
+    "delivered,delivery,p50_ms,p99_ms,p999_ms,staleness_p50_ms,"
+    "staleness_p99_ms,goodput_mbit,bytes_delivered,client_cpu_ms,"
+    "server_cpu_ms,cpu_us_per_message,cpu_wait_ms,retransmits,retransmits_source,"
+    "wall_seconds,note\n";
 
 std::string csv_row(const cell_result& c) {
   std::string row;
@@ -61,6 +62,7 @@ std::string csv_row(const cell_result& c) {
   add(number(c.client_cpu_ms, "%.3f"));
   add(number(c.server_cpu_ms, "%.3f"));
   add(number(c.cpu_us_per_message, "%.3f"));
+  add(number(c.cpu_wait_ms, "%.3f"));
   add(std::to_string(c.retransmits));
   add(csv(c.retransmits_source));
   add(number(c.wall_seconds, "%.3f"));
@@ -99,11 +101,17 @@ void print_table(const std::vector<cell_result>& cells) {
   // Notes repeat (every reliable transport under loss has the same one):
   // the rows name them by number, the sentences follow the table.
   std::vector<std::string> notes;
-  auto mark = [&](const std::string& note) -> std::string {
-    if (note.empty()) return "";
-    auto at = std::find(notes.begin(), notes.end(), note);
-    if (at == notes.end()) at = notes.insert(notes.end(), note);
-    return "[" + std::to_string(at - notes.begin() + 1) + "]";
+  auto mark = [&](const std::string& text) -> std::string {
+    std::string marks;
+    for (std::size_t from = 0; from < text.size();) {
+      auto to = std::min(text.find("; ", from), text.size());
+      auto note = text.substr(from, to - from);
+      from = to + 2;
+      auto at = std::find(notes.begin(), notes.end(), note);
+      if (at == notes.end()) at = notes.insert(notes.end(), note);
+      marks += "[" + std::to_string(at - notes.begin() + 1) + "]";
+    }
+    return marks;
   };
   std::printf("\n%-9s %-16s %-8s %9s %9s %9s %8s %10s %10s %8s  %s\n", "transport", "condition",
               "workload", "p50 ms", "p99 ms", "p99.9 ms", "deliv %", "stale p99", "goodput",

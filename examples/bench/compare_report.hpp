@@ -16,7 +16,7 @@ struct cell_result {
   std::string via;           ///< "impair" or "linkem"
   std::string impair;        ///< the impairment spec (text form), empty for a clean link
   std::string status = "ok"; ///< ok, n/a or failed
-  std::string note;          ///< why n/a or failed; caveats otherwise
+  std::string note;          ///< why n/a or failed; caveats otherwise ("; " between two)
   int clients = 0;
   double seconds = 0; ///< first send to last delivery
   double wall_seconds = 0;
@@ -28,6 +28,10 @@ struct cell_result {
   std::uint64_t bytes_delivered = 0;
   double client_cpu_ms = 0, server_cpu_ms = 0;
   double cpu_us_per_message = 0; ///< (client + server CPU) / messages delivered
+  /// How long the client and server threads sat runnable without a CPU
+  /// (another process had it): a paced workload's latency is then noise.
+  /// -1: not known (linkem: other processes).
+  double cpu_wait_ms = -1;
   std::int64_t retransmits = -1; ///< TCP segments retransmitted; -1: not known
   std::string retransmits_source;
   std::vector<double> latency_cdf_ms, staleness_cdf_ms; ///< cdf_points quantiles each
