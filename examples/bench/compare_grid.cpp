@@ -73,9 +73,22 @@ coronet::result<std::vector<compare_cell>> make_grid(const grid_choice& choice, 
       return coronet::fail(coronet::errc::invalid_argument);
     }
 
+  // The command line splits the list at every comma, a NAME=SPEC's own
+  // too (rate:2mbit,queue:10p): a piece that is neither a name nor
+  // NAME=SPEC continues the one before.
+  std::vector<std::string> wanted;
+  for (auto& piece : choice.conditions) {
+    bool named = std::any_of(conditions().begin(), conditions().end(),
+                             [&](const link_condition& c) { return c.name == piece; });
+    if (!named && piece.find('=') == std::string::npos && !wanted.empty() &&
+        wanted.back().find('=') != std::string::npos)
+      wanted.back() += "," + piece;
+    else
+      wanted.push_back(piece);
+  }
   std::vector<link_condition> chosen;
-  if (!choice.conditions.empty()) {
-    for (auto& text : choice.conditions) {
+  if (!wanted.empty()) {
+    for (auto& text : wanted) {
       auto c = find_condition(text);
       if (!c) {
         why = "no condition " + text + " (a name from the table, or NAME=SPEC)";
