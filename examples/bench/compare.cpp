@@ -62,7 +62,7 @@ workload_settings plan(workload_kind kind, const link_condition& c, bool quick,
   w.grace = grace_of(c);
   if (kind == workload_kind::bulk) {
     w.duration = quick ? 2s : 10s;
-    w.bulk_bytes = quick ? 4u << 20 : 32u << 20;
+    w.bulk_bytes = quick ? 16u << 20 : 32u << 20;
     // On a slow link the messages still on their way when sending stops
     // take a while: wait for them too (2 MiB at 2 Mbit/s is 8.4 s).
     auto spec = coronet::parse_impairment(c.impair);

@@ -31,6 +31,8 @@ std::string number(double v, const char* format = "%.4g") {
   return text;
 }
 
+// Figures a cell does not have (staleness outside stream, goodput outside
+// bulk, what was not measured) are empty fields.
 const char* csv_header =
     "transport,condition,workload,via,status,impair,clients,seconds,sent,"
     "delivered,delivery,p50_ms,p99_ms,p999_ms,staleness_p50_ms,"
@@ -41,29 +43,32 @@ const char* csv_header =
 std::string csv_row(const cell_result& c) {
   std::string row;
   auto add = [&](const std::string& field) { (row += row.empty() ? "" : ",") += field; };
+  // A figure: empty where the cell does not have it, and in an n/a cell.
+  bool ran = c.status != "n/a", stream = c.workload == "stream", bulk = c.workload == "bulk";
+  auto figure = [&](bool has, const std::string& text) { add(ran && has ? text : ""); };
   add(csv(c.transport));
   add(csv(c.condition));
   add(csv(c.workload));
   add(csv(c.via));
   add(csv(c.status));
   add(csv(c.impair));
-  add(std::to_string(c.clients));
-  add(number(c.seconds, "%.3f"));
-  add(std::to_string(c.sent));
-  add(std::to_string(c.delivered));
-  add(number(c.delivery, "%.6f"));
-  add(number(c.p50_ms, "%.4f"));
-  add(number(c.p99_ms, "%.4f"));
-  add(number(c.p999_ms, "%.4f"));
-  add(number(c.staleness_p50_ms, "%.4f"));
-  add(number(c.staleness_p99_ms, "%.4f"));
-  add(number(c.goodput_mbit, "%.3f"));
-  add(std::to_string(c.bytes_delivered));
-  add(number(c.client_cpu_ms, "%.3f"));
-  add(number(c.server_cpu_ms, "%.3f"));
-  add(number(c.cpu_us_per_message, "%.3f"));
-  add(number(c.cpu_wait_ms, "%.3f"));
-  add(std::to_string(c.retransmits));
+  figure(true, std::to_string(c.clients));
+  figure(true, number(c.seconds, "%.3f"));
+  figure(true, std::to_string(c.sent));
+  figure(true, std::to_string(c.delivered));
+  figure(true, number(c.delivery, "%.6f"));
+  figure(true, number(c.p50_ms, "%.4f"));
+  figure(true, number(c.p99_ms, "%.4f"));
+  figure(true, number(c.p999_ms, "%.4f"));
+  figure(stream, number(c.staleness_p50_ms, "%.4f"));
+  figure(stream, number(c.staleness_p99_ms, "%.4f"));
+  figure(bulk, number(c.goodput_mbit, "%.3f"));
+  figure(true, std::to_string(c.bytes_delivered));
+  figure(true, number(c.client_cpu_ms, "%.3f"));
+  figure(true, number(c.server_cpu_ms, "%.3f"));
+  figure(true, number(c.cpu_us_per_message, "%.3f"));
+  figure(c.cpu_wait_ms >= 0, number(c.cpu_wait_ms, "%.3f"));
+  figure(c.retransmits >= 0, std::to_string(c.retransmits));
   add(csv(c.retransmits_source));
   add(number(c.wall_seconds, "%.3f"));
   add(csv(c.note));
@@ -184,6 +189,16 @@ bool write_results(const std::string& dir, const std::vector<cell_result>& cells
     nlohmann::json j = c;
     j.erase("latency_cdf_ms"); // (in latency_cdf.csv)
     j.erase("staleness_cdf_ms");
+    // A figure the cell does not have is null (not 0, which a plot would draw).
+    if (c.workload != "stream") j["staleness_p50_ms"] = j["staleness_p99_ms"] = nullptr;
+    if (c.workload != "bulk") j["goodput_mbit"] = nullptr;
+    if (c.cpu_wait_ms < 0) j["cpu_wait_ms"] = nullptr;
+    if (c.retransmits < 0) j["retransmits"] = nullptr;
+    if (c.status == "n/a")
+      for (auto key :
+           {"clients", "seconds", "sent", "delivered", "delivery", "p50_ms", "p99_ms", "p999_ms",
+            "bytes_delivered", "client_cpu_ms", "server_cpu_ms", "cpu_us_per_message"})
+        j[key] = nullptr;
     doc["cells"].push_back(std::move(j));
   }
   return write_file(base / "compare.json", doc.dump(2) + "\n", why);
