@@ -50,7 +50,7 @@ struct workload_settings {
   int clients = 4;                          ///< rr, stream
   std::chrono::milliseconds duration{1000}; ///< of sending (bulk: at most)
   std::chrono::milliseconds grace{1000};    ///< after it, for what is on its way
-  std::size_t bulk_bytes = 4 << 20;         ///< bulk: stop after this many sent
+  std::size_t bulk_bytes = 16 << 20;        ///< bulk: stop after this many sent
 };
 
 /// What the client saw.
