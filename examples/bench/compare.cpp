@@ -315,7 +315,7 @@ int run_compare(const compare_settings& s) {
               s.out.c_str());
   std::fflush(stdout);
 
-  progress_bar progress(cells->size());
+  compare_progress progress(cells->size());
   std::vector<cell_result> results;
   for (std::size_t i = 0; i < cells->size(); ++i) {
     auto& cell = (*cells)[i];

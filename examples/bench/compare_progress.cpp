@@ -22,7 +22,7 @@ bool in_ci() {
 
 } // namespace
 
-progress_bar::progress_bar(std::size_t total)
+compare_progress::compare_progress(std::size_t total)
     : total_(total), live_(::isatty(2) && !in_ci()), start_(std::chrono::steady_clock::now()) {
   if (!live_) return;
   ticker_ = std::thread([this] {
@@ -32,13 +32,13 @@ progress_bar::progress_bar(std::size_t total)
   });
 }
 
-progress_bar::~progress_bar() { done(); }
+compare_progress::~compare_progress() { done(); }
 
-double progress_bar::elapsed_seconds() const {
+double compare_progress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-void progress_bar::starting(std::size_t index, const std::string& what) {
+void compare_progress::starting(std::size_t index, const std::string& what) {
   std::lock_guard lock(mutex_);
   done_ = index;
   current_ = what;
@@ -50,7 +50,7 @@ void progress_bar::starting(std::size_t index, const std::string& what) {
   }
 }
 
-void progress_bar::finished(const std::string& outcome) {
+void compare_progress::finished(const std::string& outcome) {
   std::lock_guard lock(mutex_);
   ++done_;
   if (live_) {
@@ -62,7 +62,7 @@ void progress_bar::finished(const std::string& outcome) {
   }
 }
 
-void progress_bar::done() {
+void compare_progress::done() {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
@@ -74,7 +74,7 @@ void progress_bar::done() {
   std::fflush(stderr);
 }
 
-void progress_bar::draw() {
+void compare_progress::draw() {
   constexpr std::size_t width = 24;
   auto filled = total_ ? width * done_ / total_ : width;
   std::string bar(filled, '#');

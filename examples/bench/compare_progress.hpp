@@ -14,12 +14,12 @@
 #include <string>
 #include <thread>
 
-class progress_bar {
+class compare_progress {
 public:
-  explicit progress_bar(std::size_t total);
-  ~progress_bar(); // done()
-  progress_bar(const progress_bar&) = delete;
-  progress_bar& operator=(const progress_bar&) = delete;
+  explicit compare_progress(std::size_t total);
+  ~compare_progress(); // done()
+  compare_progress(const compare_progress&) = delete;
+  compare_progress& operator=(const compare_progress&) = delete;
 
   /// Cell `index` (0-based) starts: `what` names it.
   void starting(std::size_t index, const std::string& what);
