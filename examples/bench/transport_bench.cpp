@@ -217,12 +217,15 @@ int main(int argc, char** argv) {
                    "clean,delay-20ms,delay-50ms,loss-0.5%,loss-1%,loss-2%,loss-5%,burst-2%,"
                    "rate-2mbit-deep, or NAME=SPEC (docs/impair.md)")
       ->delimiter(',');
-  grid->add_option("--seed", cmp.seed, "Seed of the impairment (the same for every transport)");
-  grid->add_option("--out", cmp.out, "Directory for compare.csv, compare.json, latency_cdf.csv");
+  grid->add_option("--seed", cmp.seed, "Seed of the impairment (the same for every transport)")
+      ->capture_default_str();
+  grid->add_option("--out", cmp.out, "Directory for compare.csv, compare.json, latency_cdf.csv")
+      ->capture_default_str();
   grid->add_option("--via", cmp.via,
                    "impair (in-process), linkem (packet level), auto (linkem when `linkem "
                    "check` passes)")
-      ->check(CLI::IsMember({"impair", "linkem", "auto"}));
+      ->check(CLI::IsMember({"impair", "linkem", "auto"}))
+      ->capture_default_str();
   // The two halves of a cell as processes of their own (what --via linkem runs).
   std::string serve_url, certs_dir;
   bool client_mode = false;
