@@ -10,6 +10,9 @@ everything even under loss (a reliable transport is delayed, never
 dropped); udp under 5% loss each way delivers about 0.95 * 0.95 = 0.9025.
 Then the same udp cell as two processes (--compare-serve and
 --compare-client, on loopback, as linkem would run them) must agree.
+Where linkem can run (built next to transport_bench, `linkem check`
+passes: root, TUN), tcp under loss-5% through it must deliver everything
+and show retransmissions; elsewhere that part is skipped, saying so.
 """
 import csv
 import json
@@ -111,6 +114,26 @@ def check_split(bench, in_process):
     check(code == 0, "--compare-serve exits 0 on SIGTERM (got %d)" % code)
 
 
+def check_linkem(bench):
+    linkem = os.path.normpath(os.path.join(os.path.dirname(bench), "..", "..", "tools", "linkem",
+                                           "linkem"))
+    if not os.access(linkem, os.X_OK) or subprocess.run(
+            [linkem, "check"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+        print("skip  --via linkem: %s missing or `linkem check` fails" % linkem)
+        return
+    with tempfile.TemporaryDirectory(prefix="coronet-compare-linkem-") as out:
+        done = subprocess.run([bench, "--compare", "--quick", "--via", "linkem", "--transports",
+                               "tcp", "--conditions", "loss-5%", "--workloads", "rr", "--out", out],
+                              timeout=120, env=dict(os.environ, CI="true"))
+        check(done.returncode == 0, "--via linkem exits 0 (got %d)" % done.returncode)
+        with open(os.path.join(out, "compare.json")) as f:
+            cell = json.load(f)["cells"][0]
+    check(cell["via"] == "linkem" and cell["delivery"] == 1.0,
+          "tcp through linkem's loss-5%% delivers everything (got %s)" % cell["delivery"])
+    check((cell["retransmits"] or 0) > 0,
+          "tcp through linkem's loss-5%% retransmits (got %s)" % cell["retransmits"])
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -121,6 +144,7 @@ def main():
         udp = check_files(out)
     if udp is not None:
         check_split(bench, udp)
+    check_linkem(bench)
     if failures:
         print("\n%d check(s) failed" % len(failures))
         return 1
