@@ -374,9 +374,13 @@ workload_result run_workload(const workload_settings& s) {
     });
   auto limit = s.duration + s.grace + subscribe_limit + setup_limit;
   io.run_for(limit);
+  auto seconds = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count());
   if (finished < connections)
     t.fail(std::to_string(connections - finished) + " connection(s) still running after " +
-           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) + " s");
+           seconds + " s");
+  else if (!io.stopped()) // (run_for ran out of time, not of work)
+    t.fail("the connections ended but their channels still had work after " + seconds +
+           " s (a channel left open?)");
   workload_result r;
   r.ok = t.error.empty();
   r.error = std::move(t.error);
