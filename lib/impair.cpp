@@ -5,7 +5,6 @@
 #include <coronet/log.hpp>
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <algorithm>
@@ -414,8 +413,8 @@ public:
   }
 
   void start() {
-    asio::co_spawn(ex_, pump(shared_from_this()), asio::detached);
-    asio::co_spawn(ex_, read(shared_from_this()), asio::detached);
+    asio::co_spawn(ex_, pump(shared_from_this()), log_failures("an impaired link's sender"));
+    asio::co_spawn(ex_, read(shared_from_this()), log_failures("an impaired link's reader"));
   }
 
   asio::awaitable<result<message_view>> receive() override {
@@ -567,12 +566,37 @@ private:
   impaired_link link_;
 };
 
+// What the application holds.  The link's sender and reader hold the link
+// itself, so it cannot end by being dropped; when the application's last
+// copy of the channel goes, this aborts it, and they end.
+class impaired_handle final : public channel::endpoint {
+public:
+  explicit impaired_handle(std::shared_ptr<impaired> link) : link_(std::move(link)) {}
+  ~impaired_handle() override { link_->abort(); }
+
+  asio::awaitable<result<message_view>> receive() override { return link_->receive(); }
+  asio::awaitable<result<void>> send(message_view m) override { return link_->send(m); }
+  result<void> try_send(message_view m) override { return link_->try_send(m); }
+  result<message_view> try_receive() override { return link_->try_receive(); }
+  asio::awaitable<result<void>> close(close_reason why) override { return link_->close(why); }
+  void set_receive_timeout(std::chrono::milliseconds t) override { link_->set_receive_timeout(t); }
+  void stop_receiving() override { link_->stop_receiving(); }
+  void abort() override { link_->abort(); }
+  const coronet::properties& properties() const override { return link_->properties(); }
+  std::string remote() const override { return link_->remote(); }
+  asio::any_io_executor get_executor() override { return link_->get_executor(); }
+  const void* info(const std::type_info& type) const override { return link_->info(type); }
+
+private:
+  std::shared_ptr<impaired> link_;
+};
+
 } // namespace
 
 channel impair(channel inner, const impairment_spec& spec, std::uint64_t seed, std::size_t limit) {
-  auto e = std::make_shared<impaired>(std::move(inner), spec, seed, limit);
-  e->start();
-  return channel(std::shared_ptr<channel::endpoint>(e));
+  auto link = std::make_shared<impaired>(std::move(inner), spec, seed, limit);
+  link->start();
+  return channel(std::make_shared<impaired_handle>(std::move(link)));
 }
 
 } // namespace coronet

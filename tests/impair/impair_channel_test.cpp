@@ -157,3 +157,20 @@ TEST_CASE("impair: by URL, on connect() and on a listener", "[integration][impai
   CHECK(bad.error() == coronet::errc::invalid_url);
   CHECK(why.find("impair=loss:lots") != std::string::npos);
 }
+
+TEST_CASE("impair: a channel dropped without close() ends its link", "[integration][impair]") {
+  // The link's sender and reader hold it; the application's last copy going
+  // must end them, or a udp reader would wait for ever and run() not return.
+  echo_server srv("udp");
+  asio::io_context io;
+  run(io, [](std::string url) -> asio::awaitable<int> {
+    auto plain = co_await coronet::connect(url);
+    REQUIRE(plain);
+    auto ch = coronet::impair(*plain, spec_of("delay:5ms"), 1);
+    co_await ch.send("x");
+    co_return 0;
+  }(srv.url()));
+  io.restart();
+  io.run_for(2s);
+  CHECK(io.stopped()); // (no work left: nothing of the link still runs)
+}
