@@ -33,6 +33,7 @@ constexpr double contended_wait_ms = 20;
 // What every cell of a run shares.
 struct run_context {
   bool quick = false;
+  int rr_hz = 10;
   std::uint64_t seed = 1;
   std::optional<bench_certificates> certs;
   int server_cpu = -1;
@@ -53,12 +54,18 @@ coronet::options client_options(const std::string& transport, const run_context&
 
 // The workload's size: quick is about a second a cell.
 workload_settings plan(workload_kind kind, const link_condition& c, bool quick,
-                       std::uint64_t seed) {
+                       std::uint64_t seed, int rr_hz) {
   workload_settings w;
   w.kind = kind;
   w.impair = c.impair;
   w.seed = seed;
   w.clients = quick ? 4 : 16;
+  if (kind == workload_kind::rr) {
+    // Sparse clients, many of them: 400 requests a second in all (quick),
+    // 1000 (full), at the default 10 per client.
+    w.clients = quick ? 40 : 100;
+    w.rr_interval = std::chrono::microseconds(1'000'000 / std::clamp(rr_hz, 1, 1000));
+  }
   w.grace = grace_of(c);
   if (kind == workload_kind::bulk) {
     w.duration = quick ? 2s : 10s;
@@ -119,9 +126,15 @@ cell_result blank(const compare_cell& cell, const std::string& via) {
 std::optional<std::string> not_applicable(const compare_cell& cell, const std::string& via) {
   if (is_udp(cell.transport) && cell.workload == workload_kind::bulk)
     return "1 MiB messages do not fit a UDP datagram (at most 65507 B)";
-  if (via == "linkem" && cell.transport == "unix")
-    return "a Unix socket does not cross a network link";
-  if (via == "linkem" && cell.condition.custom) return "a NAME=SPEC condition runs in-process only";
+  return std::nullopt;
+}
+
+// Why a cell of a linkem run goes through the in-process link instead;
+// nothing if linkem can carry it.
+std::optional<std::string> in_process_instead(const compare_cell& cell) {
+  if (cell.transport == "unix")
+    return "a Unix socket does not cross a network link: in-process link";
+  if (cell.condition.custom) return "a NAME=SPEC condition: in-process link";
   return std::nullopt;
 }
 
@@ -133,7 +146,7 @@ std::string listen_url(const std::string& transport, std::size_t index) {
 
 cell_result run_in_process(const compare_cell& cell, std::size_t index, const run_context& ctx) {
   auto r = blank(cell, "impair");
-  auto w = plan(cell.workload, cell.condition, ctx.quick, ctx.seed);
+  auto w = plan(cell.workload, cell.condition, ctx.quick, ctx.seed, ctx.rr_hz);
   r.clients = cell.workload == workload_kind::bulk ? 1 : w.clients;
   auto url = listen_url(cell.transport, index);
   coronet::options server_options;
@@ -211,8 +224,8 @@ cell_result run_via_linkem(const compare_cell& cell, const run_context& ctx) {
       scheme + " --condition " + shell_quote(cell.condition.name) + " --workload " +
       std::string(to_string(cell.workload)) + " --seed " + std::to_string(ctx.seed) +
       " --grace-ms " +
-      std::to_string(plan(cell.workload, cell.condition, ctx.quick, ctx.seed).grace.count()) +
-      " --via linkem" + (ctx.quick ? " --quick" : "");
+      std::to_string(plan(cell.workload, cell.condition, ctx.quick, ctx.seed, ctx.rr_hz).grace.count()) +
+      " --rr-hz " + std::to_string(ctx.rr_hz) + " --via linkem" + (ctx.quick ? " --quick" : "");
   std::string command = shell_quote(ctx.linkem) + " run --quiet --seed " + std::to_string(ctx.seed);
   for (auto& a : cell.condition.linkem_args) command += " " + shell_quote(a);
   command += " --server " + shell_quote(server) + " -- sh -c " + shell_quote(client) + " 2>&1";
@@ -265,6 +278,26 @@ std::string linkem_next_to(const std::string& self) {
   return p.lexically_normal().string();
 }
 
+// The plots (compare_plot.py, copied beside this program by the build) from
+// the files just written; says so and goes on when they cannot be drawn.
+void draw_plots(const compare_settings& s) {
+  if (!s.plots) return;
+  auto script = std::filesystem::path(s.self).parent_path() / "compare_plot.py";
+  if (::access(script.c_str(), R_OK) != 0 || ::access("/usr/bin/python3", X_OK) != 0) {
+    std::printf("no plots: %s or /usr/bin/python3 is missing\n", script.c_str());
+    return;
+  }
+  auto command = "/usr/bin/python3 " + shell_quote(script.string()) + " " + shell_quote(s.out) +
+                 " --quiet";
+  if (std::system(command.c_str()) == 0)
+    std::printf("plotted %s/*.png, *.svg (latency CDFs, p99, delivery and staleness against "
+                "loss)\n",
+                s.out.c_str());
+  else
+    std::printf("no plots: compare_plot.py failed (matplotlib: Debian's python3-matplotlib, "
+                "installed by scripts/setup.sh)\n");
+}
+
 bool linkem_works(const std::string& linkem) {
   if (::access(linkem.c_str(), X_OK) != 0) return false;
   auto command = shell_quote(linkem) + " check >/dev/null 2>&1";
@@ -282,6 +315,7 @@ int run_compare(const compare_settings& s) {
   }
   run_context ctx;
   ctx.quick = s.grid.quick;
+  ctx.rr_hz = s.rr_hz;
   ctx.seed = s.seed;
   ctx.self = s.self;
   ctx.linkem = linkem_next_to(s.self);
@@ -327,10 +361,11 @@ int run_compare(const compare_settings& s) {
       r = blank(cell, via);
       r.status = "n/a";
       r.note = *reason;
-    } else if (via == "linkem") {
+    } else if (via == "linkem" && !in_process_instead(cell)) {
       r = run_via_linkem(cell, ctx);
     } else {
       r = run_in_process(cell, i, ctx);
+      if (via == "linkem") r.note = *in_process_instead(cell) + (r.note.empty() ? "" : "; " + r.note);
     }
     r.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -361,10 +396,12 @@ int run_compare(const compare_settings& s) {
   std::printf("\n%zu cells in %.1f s (%s)", results.size(), meta.seconds, via.c_str());
   if (failed) std::printf(", %zd FAILED", static_cast<std::ptrdiff_t>(failed));
   std::printf("\n");
-  if (written)
+  if (written) {
     std::printf("wrote %s/compare.csv, compare.json, latency_cdf.csv\n", s.out.c_str());
-  else
+    draw_plots(s);
+  } else {
     std::fprintf(stderr, "transport_bench: %s\n", why.c_str());
+  }
   for (auto& r : results)
     if (r.status == "failed")
       std::printf("  FAILED %s %s %s: %s\n", r.transport.c_str(), r.condition.c_str(),
@@ -379,7 +416,7 @@ int run_compare_client(const compare_client_settings& s) {
   link_condition c;
   c.name = s.condition;
   c.impair = s.impair;
-  auto w = plan(kind, c, s.quick, s.seed);
+  auto w = plan(kind, c, s.quick, s.seed, s.rr_hz);
   w.grace = std::chrono::milliseconds(std::max(s.grace_ms, 0));
   w.url = s.url;
   w.options.close_timeout = 2s;

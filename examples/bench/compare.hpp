@@ -24,8 +24,10 @@ struct compare_settings {
   grid_choice grid;
   std::uint64_t seed = 1;
   std::string out = "compare-results";
-  std::string via = "impair"; ///< impair, linkem or auto
-  std::string self;           ///< this program's path (for --via linkem)
+  std::string via = "auto"; ///< impair, linkem or auto (linkem where `linkem check` passes)
+  std::string self;         ///< this program's path (for --via linkem, and the plots)
+  bool plots = true;        ///< draw them (compare_plot.py) after writing the files
+  int rr_hz = 10;           ///< rr: requests a second per client
   std::string command_line;
 };
 
@@ -43,6 +45,7 @@ struct compare_client_settings {
   std::string via = "impair";
   std::uint64_t seed = 1;
   int grace_ms = 1000;
+  int rr_hz = 10;
   bool quick = false;
 };
 int run_compare_client(const compare_client_settings& s);

@@ -16,6 +16,10 @@ const std::vector<link_condition>& conditions() {
       {"clean", "", {}, 0ms},
       {"delay-20ms", "delay:20ms", {"--delay", "20ms"}, 20ms},
       {"delay-50ms", "delay:50ms", {"--delay", "50ms"}, 50ms},
+      // The textbook pair: a 50 ms round trip, then the same with 2% loss
+      // each way (TCP's p99 jumps by a retransmission timeout; UDP's stays).
+      {"delay-25ms", "delay:25ms", {"--delay", "25ms"}, 25ms},
+      {"loss-2%-delay-25ms", "loss:0.02,delay:25ms", {"--loss", "0.02", "--delay", "25ms"}, 25ms},
       {"loss-0.5%", "loss:0.005", {"--loss", "0.005"}, 0ms},
       {"loss-1%", "loss:0.01", {"--loss", "0.01"}, 0ms},
       {"loss-2%", "loss:0.02", {"--loss", "0.02"}, 0ms},
@@ -29,7 +33,8 @@ const std::vector<link_condition>& conditions() {
 }
 
 constexpr std::string_view transports[] = {"tcp", "tls", "udp", "ws", "wss", "unix"};
-constexpr std::string_view quick_conditions[] = {"clean", "delay-20ms", "loss-2%", "burst-2%"};
+constexpr std::string_view quick_conditions[] = {"clean", "delay-25ms", "loss-2%-delay-25ms",
+                                                 "loss-2%", "burst-2%"};
 
 std::optional<workload_kind> find_workload(std::string_view name) {
   for (auto w : {workload_kind::rr, workload_kind::stream, workload_kind::bulk})

@@ -45,7 +45,8 @@ struct grid_choice {
 };
 
 /// The cells, transport-major.  Defaults: every transport; full: every
-/// condition and workload; quick: clean, delay-20ms, loss-2% and burst-2%
+/// condition and workload; quick: clean, delay-25ms, loss-2%-delay-25ms,
+/// loss-2% and burst-2%
 /// with rr and stream, and bulk on clean only (unless --workloads says).
 /// Fails with the first name it does not know.
 coronet::result<std::vector<compare_cell>> make_grid(const grid_choice& choice, std::string& why);

@@ -157,6 +157,7 @@ def main():
     parser.add_argument("results", help="the directory transport_bench --compare wrote")
     parser.add_argument("--out", help="where the plots go (default: the results directory)")
     parser.add_argument("--format", default="png,svg", help="png, svg or both (png,svg)")
+    parser.add_argument("--quiet", action="store_true", help="do not list the files written")
     args = parser.parse_args()
     try:
         import matplotlib
@@ -182,8 +183,9 @@ def main():
                             "messages delivered (%)", "delivery-vs-loss", log=False)
     written += plot_vs_loss(plt, ticker, run, out, formats, "stream", "staleness_p99_ms", 1,
                             "p99 staleness of the newest update (ms)", "stale-vs-loss", log=True)
-    for path in written:
-        print("compare_plot: wrote " + path)
+    if not args.quiet:
+        for path in written:
+            print("compare_plot: wrote " + path)
     return 0
 
 

@@ -21,7 +21,6 @@ using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 using coronet::detail::use_tuple;
 
-constexpr auto rr_period = 10ms;
 constexpr std::size_t rr_size = 64;
 constexpr std::uint32_t stream_rate = 60;
 constexpr std::size_t stream_size = 150;
@@ -97,9 +96,9 @@ asio::awaitable<void> send_requests(coronet::channel ch, const workload_settings
                                     rr_state* st, tally* t) {
   std::vector<std::byte> request(rr_size);
   // Connections start spread over one period, so that requests do not bunch.
-  auto start = clock_type::now() + rr_period * i / std::max(s->clients, 1);
+  auto start = clock_type::now() + s->rr_interval * i / std::max(s->clients, 1);
   for (std::uint64_t k = 0; k < st->echoed.size() && !st->broken; ++k) {
-    co_await sleep_until(start + k * rr_period);
+    co_await sleep_until(start + k * s->rr_interval);
     wire_header h{.kind = wire_kind::request, .client = static_cast<std::uint32_t>(i), .seq = k};
     h.sent_ns = monotonic_ns();
     h.write(request);
@@ -144,7 +143,7 @@ asio::awaitable<void> rr_connection(const workload_settings* s, int i, tally* t)
   auto ch = co_await open(s, i, t);
   if (!ch) co_return;
   rr_state st;
-  st.echoed.assign(static_cast<std::size_t>(s->duration / rr_period), false);
+  st.echoed.assign(static_cast<std::size_t>(s->duration / s->rr_interval), false);
   co_await (send_requests(*ch, s, i, &st, t) && receive_echoes(*ch, s, i, &st, t));
   t->sent += st.sent;
   co_await finish(*ch);

@@ -1,8 +1,9 @@
 // compare_workloads: the client side of transport_bench --compare's three
 // workloads, written once over coronet::channel for every transport.
 //
-//   rr      `clients` connections, each sending a 64 B request every 10 ms
-//           (paced, not back to back: latency is not throughput-bound); the
+//   rr      `clients` connections, each sending a 64 B request every
+//           rr_interval (100 ms: paced, not back to back, so latency is not
+//           throughput-bound, and sparse, like an interactive client's); the
 //           server echoes.  Latency = echo time - send time (a round trip).
 //           Delivery = distinct echoes / requests sent.
 //   stream  the server sends each of `clients` connections a 60 Hz update of
@@ -48,6 +49,7 @@ struct workload_settings {
   std::string impair;
   std::uint64_t seed = 1;
   int clients = 4;                          ///< rr, stream
+  std::chrono::microseconds rr_interval{100'000}; ///< rr: between one client's requests
   std::chrono::milliseconds duration{1000}; ///< of sending (bulk: at most)
   std::chrono::milliseconds grace{1000};    ///< after it, for what is on its way
   std::size_t bulk_bytes = 16 << 20;        ///< bulk: stop after this many sent

@@ -214,13 +214,20 @@ int main(int argc, char** argv) {
   grid->add_option("--workloads", cmp.grid.workloads, "rr,stream,bulk (default: all)")
       ->delimiter(',');
   grid->add_option("--conditions", cmp.grid.conditions,
-                   "clean,delay-20ms,delay-50ms,loss-0.5%,loss-1%,loss-2%,loss-5%,burst-2%,"
-                   "rate-2mbit-deep, or NAME=SPEC (docs/impair.md)")
+                   "clean,delay-20ms,delay-50ms,delay-25ms,loss-2%-delay-25ms,loss-0.5%,loss-1%,"
+                   "loss-2%,loss-5%,burst-2%,rate-2mbit-deep, or NAME=SPEC (docs/impair.md)")
       ->delimiter(',');
   grid->add_option("--seed", cmp.seed, "Seed of the impairment (the same for every transport)")
       ->capture_default_str();
   grid->add_option("--out", cmp.out, "Directory for compare.csv, compare.json, latency_cdf.csv")
       ->capture_default_str();
+  grid->add_option("--rr-hz", cmp.rr_hz,
+                   "rr: requests a second per client (sparse: a loss has no later message "
+                   "to reveal it, as for an interactive client)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  grid->add_flag("--no-plots", [&](std::int64_t) { cmp.plots = false; },
+                 "Do not draw the plots (compare_plot.py) after the run");
   grid->add_option("--via", cmp.via,
                    "impair (in-process), linkem (packet level), auto (linkem when `linkem "
                    "check` passes)")
@@ -255,6 +262,7 @@ int main(int argc, char** argv) {
     client.certs = certs_dir;
     client.seed = cmp.seed;
     client.quick = quick;
+    client.rr_hz = cmp.rr_hz;
     client.via = cmp.via == "linkem" ? "linkem" : "impair"; // (the row's label)
     if (client.transport.empty()) client.transport = client.url.substr(0, client.url.find(':'));
     if (client.workload.empty()) client.workload = "rr";

@@ -11,8 +11,10 @@ dropped); udp under 5% loss each way delivers about 0.95 * 0.95 = 0.9025.
 Then the same udp cell as two processes (--compare-serve and
 --compare-client, on loopback, as linkem would run them) must agree.
 Where linkem can run (built next to transport_bench, `linkem check`
-passes: root, TUN), tcp under loss-5% through it must deliver everything
-and show retransmissions; elsewhere that part is skipped, saying so.
+passes: root, TUN), the textbook result must show through it at 2% loss
+and 25 ms delay: tcp delivers everything, retransmits, and its p99 is at
+least 3x its p99 without loss; udp keeps its p99 (within 1.5x) and loses
+about 2% each way. Elsewhere that part is skipped, saying so.
 """
 import csv
 import json
@@ -72,6 +74,10 @@ def check_files(out):
         check(n == CDF_POINTS, "latency_cdf.csv has %d points for %s %s %s (got %d)"
               % ((CDF_POINTS,) + key + (n,)))
 
+    for plot in ("cdf-rr.png", "cdf-rr.svg", "p99-vs-loss.png", "delivery-vs-loss.png"):
+        path = os.path.join(out, plot)
+        check(os.path.exists(path) and os.path.getsize(path) > 1000, "the run drew " + plot)
+
     def delivery(t, c):
         return cells.get((t, c, "rr"), {}).get("delivery", -1)
 
@@ -121,17 +127,34 @@ def check_linkem(bench):
             [linkem, "check"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
         print("skip  --via linkem: %s missing or `linkem check` fails" % linkem)
         return
+    # The textbook result (issue 15's "done when"): through linkem at 2% loss
+    # each way and 25 ms each way, TCP's p99 is at least 3x its p99 on the
+    # same link without loss and nothing is lost; UDP's p99 stays within
+    # 1.5x and about 2% is lost each way (0.98 * 0.98 of the round trips
+    # come back).
     with tempfile.TemporaryDirectory(prefix="coronet-compare-linkem-") as out:
-        done = subprocess.run([bench, "--compare", "--quick", "--via", "linkem", "--transports",
-                               "tcp", "--conditions", "loss-5%", "--workloads", "rr", "--out", out],
+        done = subprocess.run([bench, "--compare", "--quick", "--via", "linkem", "--no-plots",
+                               "--transports", "tcp,udp", "--conditions",
+                               "delay-25ms,loss-2%-delay-25ms", "--workloads", "rr", "--out", out],
                               timeout=120, env=dict(os.environ, CI="true"))
         check(done.returncode == 0, "--via linkem exits 0 (got %d)" % done.returncode)
         with open(os.path.join(out, "compare.json")) as f:
-            cell = json.load(f)["cells"][0]
-    check(cell["via"] == "linkem" and cell["delivery"] == 1.0,
-          "tcp through linkem's loss-5%% delivers everything (got %s)" % cell["delivery"])
-    check((cell["retransmits"] or 0) > 0,
-          "tcp through linkem's loss-5%% retransmits (got %s)" % cell["retransmits"])
+            cells = {(c["transport"], c["condition"]): c for c in json.load(f)["cells"]}
+    tcp, tcp_clean = cells[("tcp", "loss-2%-delay-25ms")], cells[("tcp", "delay-25ms")]
+    udp, udp_clean = cells[("udp", "loss-2%-delay-25ms")], cells[("udp", "delay-25ms")]
+    check(tcp["via"] == "linkem" and tcp["delivery"] == 1.0,
+          "tcp through linkem's 2%% loss delivers everything (got %s)" % tcp["delivery"])
+    check((tcp["retransmits"] or 0) > 0,
+          "tcp through linkem's 2%% loss retransmits (got %s)" % tcp["retransmits"])
+    check(tcp["p99_ms"] >= 3 * tcp_clean["p99_ms"],
+          "tcp's p99 at 2%% loss is at least 3x its clean p99 (%.1f ms vs %.1f ms)"
+          % (tcp["p99_ms"], tcp_clean["p99_ms"]))
+    check(udp["p99_ms"] <= 1.5 * udp_clean["p99_ms"],
+          "udp's p99 at 2%% loss stays within 1.5x its clean p99 (%.1f ms vs %.1f ms)"
+          % (udp["p99_ms"], udp_clean["p99_ms"]))
+    check(0.90 <= udp["delivery"] <= 0.99,
+          "udp at 2%% loss each way delivers about 96%% of round trips (got %.3f)"
+          % udp["delivery"])
 
 
 def main():

@@ -77,6 +77,13 @@ coronet::result<int> configure(const char* ip) {
   std::strncpy(ifr.ifr_name, "linkem0", IFNAMSIZ - 1);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI; // bare IP packets, one per read
   if (::ioctl(tun.fd, TUNSETIFF, &ifr) < 0) return coronet::fail(last_error());
+  // The kernel's queue towards linkem: deep enough that a burst at loopback
+  // speed waits for linkem instead of being dropped before the link sees it
+  // (the link's own queue, --queue, is where drops belong).
+  ifreq qlen{};
+  std::strncpy(qlen.ifr_name, "linkem0", IFNAMSIZ - 1);
+  qlen.ifr_qlen = 4096;
+  ::ioctl(sock.fd, SIOCSIFTXQLEN, &qlen);
   if (!set_address(sock.fd, "linkem0", SIOCSIFADDR, ip) ||
       !set_address(sock.fd, "linkem0", SIOCSIFNETMASK, "255.255.255.0") ||
       !set_up(sock.fd, "linkem0"))
