@@ -10,10 +10,13 @@
 
 #include <coronet/impairment.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include <sys/utsname.h>
@@ -53,8 +56,8 @@ coronet::options client_options(const std::string& transport, const run_context&
 }
 
 // The workload's size: quick is about a second a cell.
-workload_settings plan(workload_kind kind, const link_condition& c, bool quick,
-                       std::uint64_t seed, int rr_hz) {
+workload_settings plan(workload_kind kind, const link_condition& c, bool quick, std::uint64_t seed,
+                       int rr_hz) {
   workload_settings w;
   w.kind = kind;
   w.impair = c.impair;
@@ -224,9 +227,15 @@ cell_result run_via_linkem(const compare_cell& cell, const run_context& ctx) {
       scheme + " --condition " + shell_quote(cell.condition.name) + " --workload " +
       std::string(to_string(cell.workload)) + " --seed " + std::to_string(ctx.seed) +
       " --grace-ms " +
-      std::to_string(plan(cell.workload, cell.condition, ctx.quick, ctx.seed, ctx.rr_hz).grace.count()) +
+      std::to_string(
+          plan(cell.workload, cell.condition, ctx.quick, ctx.seed, ctx.rr_hz).grace.count()) +
       " --rr-hz " + std::to_string(ctx.rr_hz) + " --via linkem" + (ctx.quick ? " --quick" : "");
+  // linkem counts the bytes that crossed the link, into a file of its own.
+  char stats_path[] = "/tmp/coronet-compare-linkem-XXXXXX";
+  int stats_fd = ::mkstemp(stats_path);
+  if (stats_fd >= 0) ::close(stats_fd);
   std::string command = shell_quote(ctx.linkem) + " run --quiet --seed " + std::to_string(ctx.seed);
+  if (stats_fd >= 0) command += " --stats " + shell_quote(stats_path);
   for (auto& a : cell.condition.linkem_args) command += " " + shell_quote(a);
   command += " --server " + shell_quote(server) + " -- sh -c " + shell_quote(client) + " 2>&1";
   auto pipe = ::popen(command.c_str(), "r");
@@ -255,6 +264,18 @@ cell_result run_via_linkem(const compare_cell& cell, const run_context& ctx) {
              " without a result: " + output.substr(0, 300);
   }
   r.impair = cell.condition.impair; // (what linkem's flags say, in the same text form)
+  if (stats_fd >= 0) {
+    std::ifstream in(stats_path);
+    auto stats = nlohmann::json::parse(in, nullptr, /*allow_exceptions*/ false);
+    if (stats.is_object() && stats.contains("uplink") && stats.contains("downlink")) {
+      r.wire_bytes = stats["uplink"].value("bytes", std::int64_t(0)) +
+                     stats["downlink"].value("bytes", std::int64_t(0));
+      if (r.delivered)
+        r.wire_bytes_per_message =
+            static_cast<double>(r.wire_bytes) / static_cast<double>(r.delivered);
+    }
+    ::unlink(stats_path);
+  }
   return r;
 }
 
@@ -287,8 +308,8 @@ void draw_plots(const compare_settings& s) {
     std::printf("no plots: %s or /usr/bin/python3 is missing\n", script.c_str());
     return;
   }
-  auto command = "/usr/bin/python3 " + shell_quote(script.string()) + " " + shell_quote(s.out) +
-                 " --quiet";
+  auto command =
+      "/usr/bin/python3 " + shell_quote(script.string()) + " " + shell_quote(s.out) + " --quiet";
   if (std::system(command.c_str()) == 0)
     std::printf("plotted %s/*.png, *.svg (latency CDFs, p99, delivery and staleness against "
                 "loss)\n",
@@ -365,7 +386,8 @@ int run_compare(const compare_settings& s) {
       r = run_via_linkem(cell, ctx);
     } else {
       r = run_in_process(cell, i, ctx);
-      if (via == "linkem") r.note = *in_process_instead(cell) + (r.note.empty() ? "" : "; " + r.note);
+      if (via == "linkem")
+        r.note = *in_process_instead(cell) + (r.note.empty() ? "" : "; " + r.note);
     }
     r.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -13,7 +13,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(cell_result, transport, condition, workload, 
                                    p50_ms, p99_ms, p999_ms, staleness_p50_ms, staleness_p99_ms,
                                    goodput_mbit, bytes_delivered, client_cpu_ms, server_cpu_ms,
                                    cpu_us_per_message, cpu_wait_ms, retransmits, retransmits_source,
-                                   latency_cdf_ms, staleness_cdf_ms)
+                                   wire_bytes, wire_bytes_per_message, latency_cdf_ms,
+                                   staleness_cdf_ms)
 
 namespace {
 
@@ -38,7 +39,7 @@ const char* csv_header =
     "delivered,delivery,p50_ms,p99_ms,p999_ms,staleness_p50_ms,"
     "staleness_p99_ms,goodput_mbit,bytes_delivered,client_cpu_ms,"
     "server_cpu_ms,cpu_us_per_message,cpu_wait_ms,retransmits,retransmits_source,"
-    "wall_seconds,note\n";
+    "wire_bytes,wire_bytes_per_message,wall_seconds,note\n";
 
 std::string csv_row(const cell_result& c) {
   std::string row;
@@ -70,6 +71,8 @@ std::string csv_row(const cell_result& c) {
   figure(c.cpu_wait_ms >= 0, number(c.cpu_wait_ms, "%.3f"));
   figure(c.retransmits >= 0, std::to_string(c.retransmits));
   add(csv(c.retransmits_source));
+  figure(c.wire_bytes >= 0, std::to_string(c.wire_bytes));
+  figure(c.wire_bytes >= 0, number(c.wire_bytes_per_message, "%.1f"));
   add(number(c.wall_seconds, "%.3f"));
   add(csv(c.note));
   return row + "\n";
@@ -118,16 +121,16 @@ void print_table(const std::vector<cell_result>& cells) {
     }
     return marks;
   };
-  std::printf("\n%-9s %-16s %-8s %9s %9s %9s %8s %10s %10s %8s  %s\n", "transport", "condition",
+  std::printf("\n%-9s %-18s %-8s %9s %9s %9s %8s %10s %10s %8s %9s  %s\n", "transport", "condition",
               "workload", "p50 ms", "p99 ms", "p99.9 ms", "deliv %", "stale p99", "goodput",
-              "CPU/msg", "note");
-  std::printf("%-9s %-16s %-8s %9s %9s %9s %8s %10s %10s %8s\n", "", "", "", "", "", "", "", "ms",
-              "Mbit/s", "us");
+              "CPU/msg", "wire/msg", "note");
+  std::printf("%-9s %-18s %-8s %9s %9s %9s %8s %10s %10s %8s %9s\n", "", "", "", "", "", "", "",
+              "ms", "Mbit/s", "us", "bytes");
   for (auto& c : cells) {
-    std::printf("%-9s %-16s %-8s", c.transport.c_str(), c.condition.c_str(), c.workload.c_str());
+    std::printf("%-9s %-18s %-8s", c.transport.c_str(), c.condition.c_str(), c.workload.c_str());
     if (c.status != "ok") {
-      std::printf(" %9s %9s %9s %8s %10s %10s %8s  %s\n", c.status.c_str(), "", "", "", "", "", "",
-                  mark(c.note).c_str());
+      std::printf(" %9s %9s %9s %8s %10s %10s %8s %9s  %s\n", c.status.c_str(), "", "", "", "", "",
+                  "", "", mark(c.note).c_str());
       continue;
     }
     std::printf(" %9.2f %9.2f %9.2f %8.2f", c.p50_ms, c.p99_ms, c.p999_ms, 100 * c.delivery);
@@ -139,11 +142,17 @@ void print_table(const std::vector<cell_result>& cells) {
       std::printf(" %10.1f", c.goodput_mbit);
     else
       std::printf(" %10s", "-");
-    std::printf(" %8.1f  %s\n", c.cpu_us_per_message, mark(c.note).c_str());
+    std::printf(" %8.1f", c.cpu_us_per_message);
+    if (c.wire_bytes >= 0)
+      std::printf(" %9.0f", c.wire_bytes_per_message);
+    else
+      std::printf(" %9s", "-");
+    std::printf("  %s\n", mark(c.note).c_str());
   }
   for (std::size_t k = 0; k < notes.size(); ++k) std::printf("[%zu] %s\n", k + 1, notes[k].c_str());
   std::printf("latency: rr a round trip, stream one way, bulk a 1 MiB message to its "
-              "acknowledgement; CPU/msg: client + server CPU per message delivered\n");
+              "acknowledgement; CPU/msg: client + server CPU per message delivered; wire/msg: IP "
+              "bytes across linkem both ways per message delivered\n");
 }
 
 bool write_results(const std::string& dir, const std::vector<cell_result>& cells,
@@ -194,6 +203,7 @@ bool write_results(const std::string& dir, const std::vector<cell_result>& cells
     if (c.workload != "bulk") j["goodput_mbit"] = nullptr;
     if (c.cpu_wait_ms < 0) j["cpu_wait_ms"] = nullptr;
     if (c.retransmits < 0) j["retransmits"] = nullptr;
+    if (c.wire_bytes < 0) j["wire_bytes"] = j["wire_bytes_per_message"] = nullptr;
     if (c.status == "n/a")
       for (auto key :
            {"clients", "seconds", "sent", "delivered", "delivery", "p50_ms", "p99_ms", "p999_ms",

@@ -33,6 +33,10 @@ struct cell_result {
   /// -1: not known (linkem: other processes).
   double cpu_wait_ms = -1;
   std::int64_t retransmits = -1; ///< TCP segments retransmitted; -1: not known
+  /// IP bytes that crossed the link both ways (linkem's count: headers,
+  /// handshakes, acknowledgements and retransmissions included); -1: not known.
+  std::int64_t wire_bytes = -1;
+  double wire_bytes_per_message = 0; ///< wire_bytes / messages delivered
   std::string retransmits_source;
   std::vector<double> latency_cdf_ms, staleness_cdf_ms; ///< cdf_points quantiles each
 };

@@ -48,11 +48,11 @@ struct workload_settings {
   /// connection i is seeded `seed + i`.
   std::string impair;
   std::uint64_t seed = 1;
-  int clients = 4;                          ///< rr, stream
+  int clients = 4;                                ///< rr, stream
   std::chrono::microseconds rr_interval{100'000}; ///< rr: between one client's requests
-  std::chrono::milliseconds duration{1000}; ///< of sending (bulk: at most)
-  std::chrono::milliseconds grace{1000};    ///< after it, for what is on its way
-  std::size_t bulk_bytes = 16 << 20;        ///< bulk: stop after this many sent
+  std::chrono::milliseconds duration{1000};       ///< of sending (bulk: at most)
+  std::chrono::milliseconds grace{1000};          ///< after it, for what is on its way
+  std::size_t bulk_bytes = 16 << 20;              ///< bulk: stop after this many sent
 };
 
 /// What the client saw.
