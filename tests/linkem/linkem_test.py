@@ -104,18 +104,24 @@ def test_loss():
           % (stats["uplink"]["burst_lost"] / stats["uplink"]["packets"], share))
 
 
-def test_rate():
-    rc, out, stats = linkem(["--rate", "10mbit", "--queue", "100"], PEER_CMD + " tcp-source 9001",
-                            PEER + ["tcp-sink", "9001", "4", "1"])
-    check(rc == 0, "tcp-sink through --rate 10mbit exits 0 (%d)" % rc)
+def tcp_goodput(flags, port, link_bits_per_second, what):
+    """Checks TCP's goodput through `flags` against a link of that speed:
+    each 1500-byte packet carries 1448 bytes of payload (20 IP + 32 TCP with
+    timestamps).  Returns linkem's stats."""
+    rc, out, stats = linkem(flags, PEER_CMD + " tcp-source %d" % port,
+                            PEER + ["tcp-sink", str(port), "4", "1"])
+    check(rc == 0, "tcp-sink through %s exits 0 (%d)" % (what, rc))
     r = json.loads(out)
     goodput = r["bytes"] * 8 / r["seconds"]
-    # Each 1500-byte packet carries 1448 bytes of TCP payload (20 IP + 32 TCP
-    # with timestamps).
-    expected = 10e6 * 1448 / 1500
+    expected = link_bits_per_second * 1448 / 1500
     check(abs(goodput / expected - 1) <= 0.05,
-          "TCP goodput through --rate 10mbit: %.2f Mbit/s, expected %.2f within 5%%"
-          % (goodput / 1e6, expected / 1e6))
+          "TCP goodput through %s: %.2f Mbit/s, expected %.2f within 5%%"
+          % (what, goodput / 1e6, expected / 1e6))
+    return stats
+
+
+def test_rate():
+    stats = tcp_goodput(["--rate", "10mbit", "--queue", "100"], 9001, 10e6, "--rate 10mbit")
     check(stats["downlink"]["queue_dropped"] > 0, "the 100-packet queue overflowed (%d tail drops)"
           % stats["downlink"]["queue_dropped"])
 
@@ -125,14 +131,7 @@ def test_trace():
         # one 1500-byte opportunity per ms: 12 Mbit/s
         f.write("".join("%d\n" % ms for ms in range(1, 101)))
     try:
-        rc, out, stats = linkem(["--trace", f.name], PEER_CMD + " tcp-source 9002",
-                                PEER + ["tcp-sink", "9002", "3", "1"])
-        r = json.loads(out)
-        goodput = r["bytes"] * 8 / r["seconds"]
-        expected = 12e6 * 1448 / 1500
-        check(abs(goodput / expected - 1) <= 0.05,
-              "TCP through a 1-packet-per-ms trace: %.2f Mbit/s, expected %.2f"
-              % (goodput / 1e6, expected / 1e6))
+        tcp_goodput(["--trace", f.name], 9002, 12e6, "a 1-packet-per-ms trace")
     finally:
         os.unlink(f.name)
 
