@@ -226,8 +226,9 @@ int main(int argc, char** argv) {
                    "to reveal it, as for an interactive client)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  grid->add_flag("--no-plots", [&](std::int64_t) { cmp.plots = false; },
-                 "Do not draw the plots (compare_plot.py) after the run");
+  grid->add_flag(
+      "--no-plots", [&](std::int64_t) { cmp.plots = false; },
+      "Do not draw the plots (compare_plot.py) after the run");
   grid->add_option("--via", cmp.via,
                    "impair (in-process), linkem (packet level), auto (linkem when `linkem "
                    "check` passes)")
