@@ -126,7 +126,7 @@ cell_result blank(const compare_cell& cell, const std::string& via) {
 }
 
 // A cell that cannot be run, and why; nothing if it can.
-std::optional<std::string> not_applicable(const compare_cell& cell, const std::string& via) {
+std::optional<std::string> not_applicable(const compare_cell& cell) {
   if (is_udp(cell.transport) && cell.workload == workload_kind::bulk)
     return "1 MiB messages do not fit a UDP datagram (at most 65507 B)";
   return std::nullopt;
@@ -378,7 +378,7 @@ int run_compare(const compare_settings& s) {
                              std::string(to_string(cell.workload)));
     auto started = std::chrono::steady_clock::now();
     cell_result r;
-    if (auto reason = not_applicable(cell, via)) {
+    if (auto reason = not_applicable(cell)) {
       r = blank(cell, via);
       r.status = "n/a";
       r.note = *reason;
