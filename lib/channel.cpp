@@ -1,5 +1,6 @@
 #include <coronet/channel.hpp>
 #include <coronet/error.hpp>
+#include <coronet/impair.hpp>
 #include <coronet/listener.hpp>
 #include <coronet/log.hpp>
 #include <coronet/transport/registry.hpp>
@@ -31,6 +32,35 @@ result<resolved> resolve(std::string_view text, options o, std::string_view acti
   return resolved{std::move(*u), std::move(*applied), t};
 }
 
+// options::impair: the channel the transport made, behind the impaired link.
+asio::awaitable<result<channel>> impaired_connect(asio::awaitable<result<channel>> op,
+                                                  impairment_spec spec, std::uint64_t seed) {
+  auto ch = co_await std::move(op);
+  if (!ch) co_return ch;
+  co_return impair(std::move(*ch), spec, seed);
+}
+
+// A listener whose channels go through the impaired link, seeded seed,
+// seed + 1, ... in the order accepted.
+class impaired_acceptor final : public listener::acceptor {
+public:
+  impaired_acceptor(listener inner, impairment_spec spec, std::uint64_t seed)
+      : inner_(std::move(inner)), spec_(spec), seed_(seed) {}
+  asio::awaitable<result<channel>> accept() override {
+    auto ch = co_await inner_.accept();
+    if (!ch) co_return ch;
+    co_return impair(std::move(*ch), spec_, seed_++);
+  }
+  std::uint16_t port() const override { return inner_.port(); }
+  void close() override { inner_.close(); }
+  listener_stats stats() const override { return inner_.stats(); }
+
+private:
+  listener inner_;
+  impairment_spec spec_;
+  std::uint64_t seed_;
+};
+
 } // namespace
 
 // Not a coroutine itself: it hands the transport's coroutine copies of
@@ -38,6 +68,10 @@ result<resolved> resolve(std::string_view text, options o, std::string_view acti
 asio::awaitable<result<channel>> connect(std::string_view text, options o) {
   auto r = resolve(text, std::move(o), "connect");
   if (!r) return fail_now(r.error());
+  if (auto spec = r->o.impair) {
+    auto seed = r->o.impair_seed;
+    return impaired_connect(r->t->connect(std::move(r->u), std::move(r->o)), *spec, seed);
+  }
   return r->t->connect(std::move(r->u), std::move(r->o));
 }
 
@@ -45,7 +79,10 @@ result<listener> listen(asio::any_io_executor ex, std::string_view text, options
   auto r = resolve(text, std::move(o), "listen on");
   if (!r) return fail(r.error());
   if (!r->t->listen) return fail(errc::unsupported);
-  return r->t->listen(std::move(ex), r->u, r->o);
+  auto l = r->t->listen(std::move(ex), r->u, r->o);
+  if (!l || !r->o.impair) return l;
+  return listener(
+      std::make_unique<impaired_acceptor>(std::move(*l), *r->o.impair, r->o.impair_seed));
 }
 
 } // namespace coronet

@@ -101,12 +101,15 @@ result<options> apply_url_options(const url& u, options o, std::string* why) {
     return fail(errc::unknown_scheme);
   }
   if (u.max_message) o.max_message = *u.max_message;
+  if (u.impair) o.impair = *u.impair;
+  if (u.impair_seed) o.impair_seed = *u.impair_seed;
   if (u.timeout) {
     o.connect_timeout = *u.timeout;
     o.receive_timeout = *u.timeout;
   }
   for (auto& [key, value] : u.query) {
-    if (key == "timeout_ms" || key == "max_message") continue;
+    if (key == "timeout_ms" || key == "max_message" || key == "impair" || key == "impair_seed")
+      continue;
     std::string reason;
     auto taken =
         t->option ? t->option(key, value, o, reason) : result<void>(fail(errc::unsupported));
@@ -114,7 +117,7 @@ result<options> apply_url_options(const url& u, options o, std::string* why) {
     if (why) {
       if (taken.error() == errc::unsupported)
         *why = "unknown option \"" + key + "\" for " + u.scheme +
-               ":// (every scheme takes timeout_ms and max_message)";
+               ":// (every scheme takes timeout_ms, max_message, impair and impair_seed)";
       else
         *why = reason.empty() ? key + "=" + value + " is not a valid value" : reason;
     }

@@ -231,6 +231,16 @@ result<url> parse_url(std::string_view text, std::string* why) {
       if (!parse_number(*value, n) || n == 0)
         return bad(why, "max_message=" + *value + " is not a positive number of bytes");
       u.max_message = n;
+    } else if (*key == "impair") {
+      auto spec = parse_impairment(*value);
+      if (!spec)
+        return bad(why, "impair=" + *value +
+                            " is not an impairment (e.g. loss:0.02,delay:20ms; docs/impair.md)");
+      u.impair = *spec;
+    } else if (*key == "impair_seed") {
+      std::uint64_t n = 0;
+      if (!parse_number(*value, n)) return bad(why, "impair_seed=" + *value + " is not a number");
+      u.impair_seed = n;
     }
     u.query.emplace_back(std::move(*key), std::move(*value));
   }

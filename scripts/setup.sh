@@ -17,6 +17,7 @@ packages=(
   libboost-dev
   redis-server redis-tools libhiredis-dev nlohmann-json3-dev
   chromium fonts-dejavu-core
+  python3-matplotlib
 )
 # Node and npm for the interop tests' Node peer (tests/interop/node), unless a node is on PATH.
 if ! command -v node >/dev/null 2>&1; then packages+=(nodejs npm); fi

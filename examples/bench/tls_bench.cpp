@@ -10,6 +10,7 @@
 // coroutines at once and counts completed handshakes per second of wall
 // time and of server CPU.  Certificates (ECDSA P-256) are made at start-up
 // with the openssl command into a temporary directory.
+#include "bench_certificates.hpp"
 #include "coronet_echo.hpp"
 #include "echo_server.hpp"
 #include "server_thread.hpp"
@@ -34,51 +35,11 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-struct certificates {
-  std::string dir, ca, cert, key;
-};
-
-// A CA and a server certificate for localhost, with the openssl command.
-bool make_certificates(certificates& c) {
-  char dir[] = "/tmp/coronet-tls-bench-XXXXXX";
-  if (!::mkdtemp(dir)) return false;
-  c.dir = dir;
-  c.ca = c.dir + "/ca.pem";
-  c.cert = c.dir + "/server.pem";
-  c.key = c.dir + "/server.key";
-  std::string d = c.dir;
-  std::string script =
-      "cd " + d +
-      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-      "-keyout ca.key -out ca.pem -days 2 -subj /CN=tls_bench-CA 2>/dev/null && "
-      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key "
-      "-out server.csr -subj /CN=localhost 2>/dev/null && "
-      "printf 'subjectAltName=DNS:localhost\\n' > ext && "
-      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-      "-extfile ext -out server.pem 2>/dev/null";
-  return std::system(script.c_str()) == 0;
-}
-
 struct row {
   std::string name;
   double mb_per_s = 0, cpu_us_per_mib = 0;
   bool ok = false;
 };
-
-coronet::options server_options(const certificates& c) {
-  coronet::options o;
-  coronet::tls_identity id;
-  id.certificate_chain_file = c.cert;
-  id.private_key_file = c.key;
-  o.tls.identities = {id};
-  return o;
-}
-
-coronet::options client_options(const certificates& c) {
-  coronet::options o;
-  o.tls.ca_files = {c.ca};
-  return o;
-}
 
 // 1 MiB messages, `in_flight` outstanding, for `duration`; returns MiB echoed.
 asio::awaitable<std::size_t> bulk_client(std::string url, coronet::options o,
@@ -129,9 +90,9 @@ asio::awaitable<std::size_t> bulk_client(std::string url, coronet::options o,
 }
 
 row run_bulk(const std::string& name, const std::string& listen_url, const std::string& path,
-             const certificates& certs, int cpu, clock_type::duration duration) {
+             const bench_certificates& certs, int cpu, clock_type::duration duration) {
   row r{.name = name};
-  auto so = server_options(certs);
+  auto so = certs.server_options();
   auto started = start_asio_server(name, cpu, [&](asio::io_context& ctx, failure_log& f) {
     return serve_coronet_channel_echo(ctx, f, listen_url, so);
   });
@@ -147,7 +108,7 @@ row run_bulk(const std::string& name, const std::string& listen_url, const std::
   std::size_t echoed = 0;
   auto before = server.usage();
   auto start = clock_type::now();
-  asio::co_spawn(io, bulk_client(url, client_options(certs), duration, 4, ok),
+  asio::co_spawn(io, bulk_client(url, certs.client_options(), duration, 4, ok),
                  [&](std::exception_ptr e, std::size_t n) {
                    if (!e) echoed = n;
                  });
@@ -196,11 +157,12 @@ int main(int argc, char** argv) {
   auto span =
       std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(duration));
 
-  certificates certs;
-  if (!make_certificates(certs)) {
+  auto made = bench_certificates::make();
+  if (!made) {
     std::fprintf(stderr, "tls_bench: cannot make certificates (is openssl installed?)\n");
     return 1;
   }
+  auto& certs = *made;
   int server_cpu = -1;
   auto cpus = usable_cpus();
   if (cpus.size() >= 2 && pin_current_thread(cpus[0])) server_cpu = cpus[1];
@@ -239,11 +201,11 @@ int main(int argc, char** argv) {
     std::printf("wss / ws throughput:  %.2f\n", rows[3].mb_per_s / rows[2].mb_per_s);
 
   if (skip_handshakes) {
-    std::system(("rm -rf " + certs.dir).c_str());
+    certs.remove();
     return failed ? 1 : 0;
   }
   // Handshakes: 8 clients connecting and dropping in a loop.
-  auto so = server_options(certs);
+  auto so = certs.server_options();
   auto started =
       start_asio_server("tls-handshakes", server_cpu, [&](asio::io_context& ctx, failure_log& f) {
         return serve_coronet_channel_echo(ctx, f, "tls://127.0.0.1:0", so);
@@ -259,7 +221,7 @@ int main(int argc, char** argv) {
   auto before = server.usage();
   auto start = clock_type::now();
   for (int i = 0; i < 8; ++i)
-    asio::co_spawn(io, handshake_client(url, client_options(certs), start + span, done, refused),
+    asio::co_spawn(io, handshake_client(url, certs.client_options(), start + span, done, refused),
                    [&](std::exception_ptr e) {
                      if (e) ++refused;
                    });
@@ -272,6 +234,6 @@ int main(int argc, char** argv) {
   std::printf("  %zu in %.2f s: %.0f/s wall, %.0f per second of server CPU%s\n", done, seconds,
               static_cast<double>(done) / seconds,
               used > 0 ? static_cast<double>(done) / used : 0.0, refused ? "  (some failed)" : "");
-  std::system(("rm -rf " + certs.dir).c_str());
+  certs.remove();
   return failed || refused || done == 0 ? 1 : 0;
 }

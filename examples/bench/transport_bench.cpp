@@ -7,10 +7,16 @@
 //   transport_bench --scenario udp-32peers-64
 //   transport_bench --scenario pipelined-64 --server asio-plain-unix --server coronet-channel-unix
 //
+//   transport_bench --compare --quick        # every transport under a grid of conditions
+//                                            # (compare.hpp; README.md, "--compare")
+//
 // Exit status: 0 unless an echo was wrong or a server failed (to start, in
 // a task, or to stop).  Missed performance targets and lost datagrams do
 // not fail the run.
 // See README.md for how to read the output.
+#include "bench_certificates.hpp"
+#include "compare.hpp"
+#include "compare_server.hpp"
 #include "echo_server.hpp"
 #include "load_generator.hpp"
 #include "results_table.hpp"
@@ -21,6 +27,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -161,6 +168,18 @@ bool selected(const std::vector<std::string>& chosen, std::string_view name) {
   return chosen.empty() || std::find(chosen.begin(), chosen.end(), name) != chosen.end();
 }
 
+std::string command_line_of(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) (line += i ? " " : "") += argv[i];
+  return line;
+}
+
+std::string this_program(const char* argv0) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(argv0) : self.string();
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -182,7 +201,80 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(names_of(scenarios)));
   app.add_option("--server", server_names, "Run only this server (repeatable; default: all)")
       ->check(CLI::IsMember(names_of(server_kinds())));
+
+  // --compare: one workload over every transport under a grid of conditions.
+  bool compare = false;
+  compare_settings cmp;
+  auto* grid = app.add_option_group("compare", "transport_bench --compare (see README.md)");
+  grid->add_flag("--compare", compare,
+                 "Compare the transports under a grid of network conditions (with --quick: "
+                 "a small grid, under 2 minutes)");
+  grid->add_option("--transports", cmp.grid.transports, "tcp,tls,udp,ws,wss,unix (default: all)")
+      ->delimiter(',');
+  grid->add_option("--workloads", cmp.grid.workloads, "rr,stream,bulk (default: all)")
+      ->delimiter(',');
+  grid->add_option("--conditions", cmp.grid.conditions,
+                   "clean,delay-20ms,delay-50ms,delay-25ms,loss-2%-delay-25ms,loss-0.5%,loss-1%,"
+                   "loss-2%,loss-5%,burst-2%,rate-2mbit-deep, or NAME=SPEC (docs/impair.md)")
+      ->delimiter(',');
+  grid->add_option("--seed", cmp.seed, "Seed of the impairment (the same for every transport)")
+      ->capture_default_str();
+  grid->add_option("--out", cmp.out, "Directory for compare.csv, compare.json, latency_cdf.csv")
+      ->capture_default_str();
+  grid->add_option("--rr-hz", cmp.rr_hz,
+                   "rr: requests a second per client (sparse: a loss has no later message "
+                   "to reveal it, as for an interactive client)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  grid->add_flag(
+      "--no-plots", [&](std::int64_t) { cmp.plots = false; },
+      "Do not draw the plots (compare_plot.py) after the run");
+  grid->add_option("--via", cmp.via,
+                   "impair (in-process), linkem (packet level), auto (linkem when `linkem "
+                   "check` passes)")
+      ->check(CLI::IsMember({"impair", "linkem", "auto"}))
+      ->capture_default_str();
+  // The two halves of a cell as processes of their own (what --via linkem runs).
+  std::string serve_url, certs_dir;
+  bool client_mode = false;
+  compare_client_settings client;
+  auto* split = app.add_option_group("compare processes", "one cell as two processes");
+  split->add_option("--compare-serve", serve_url,
+                    "Serve every workload on URL until SIGTERM (prints \"listening on PORT\")");
+  split->add_flag("--compare-client", client_mode,
+                  "Run one cell's client against --url; print its result as one JSON line");
+  split->add_option("--url", client.url, "--compare-client: the server's URL");
+  split->add_option("--transport", client.transport, "--compare-client: the row's transport");
+  split->add_option("--condition", client.condition, "--compare-client: the row's condition");
+  split->add_option("--workload", client.workload, "--compare-client: rr, stream or bulk")
+      ->check(CLI::IsMember({"rr", "stream", "bulk"}));
+  split->add_option("--impair", client.impair,
+                    "--compare-client: impair the link in this process (docs/impair.md)");
+  split->add_option("--grace-ms", client.grace_ms,
+                    "--compare-client: wait this long at the end for what is on its way");
+  split->add_option("--certs", certs_dir, "bench certificates made by the parent (tls, wss)");
   CLI11_PARSE(app, argc, argv);
+  if (!serve_url.empty()) {
+    coronet::options o;
+    if (!certs_dir.empty()) o = bench_certificates::in(certs_dir).server_options();
+    return run_compare_serve(serve_url, o);
+  }
+  if (client_mode) {
+    client.certs = certs_dir;
+    client.seed = cmp.seed;
+    client.quick = quick;
+    client.rr_hz = cmp.rr_hz;
+    client.via = cmp.via == "linkem" ? "linkem" : "impair"; // (the row's label)
+    if (client.transport.empty()) client.transport = client.url.substr(0, client.url.find(':'));
+    if (client.workload.empty()) client.workload = "rr";
+    return run_compare_client(client);
+  }
+  if (compare) {
+    cmp.grid.quick = quick;
+    cmp.self = this_program(argv[0]);
+    cmp.command_line = command_line_of(argc, argv);
+    return run_compare(cmp);
+  }
   if (quick) {
     if (app.count("--duration") == 0) duration = 0.15;
     if (app.count("--warmup") == 0) warmup = 0.05;

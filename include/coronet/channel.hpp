@@ -130,6 +130,9 @@ public:
   const T* info() const {
     return static_cast<const T*>(impl_->info(typeid(T)));
   }
+  /// The same by type_info: what a decorator's endpoint::info() forwards to
+  /// the channel it wraps.
+  const void* info(const std::type_info& type) const { return impl_->info(type); }
 
   explicit operator bool() const noexcept { return impl_ != nullptr; }
   /// Identity of the connection (copies compare equal).

@@ -10,6 +10,7 @@
 
 #include <coronet/codec.hpp>
 #include <coronet/http.hpp>
+#include <coronet/impairment.hpp>
 #include <coronet/message.hpp>
 
 #include <asio/ip/address.hpp>
@@ -196,6 +197,13 @@ struct options {
   coronet::udp_options udp;
   coronet::websocket_options websocket;
   coronet::tls_options tls;
+
+  /// Every channel connect() or a listener makes goes through this
+  /// impaired link (coronet::impair(), <coronet/impair.hpp>); the URL's
+  /// ?impair=loss:0.02,delay:20ms sets it, ?impair_seed=N its seed (a
+  /// listener's channels take seed, seed + 1, ...).
+  std::optional<impairment_spec> impair;
+  std::uint64_t impair_seed = 1;
 };
 
 /// Settings shared by every endpoint created by one listener or connect

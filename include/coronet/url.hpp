@@ -12,6 +12,8 @@
 // own (framing=...), and rejects keys it does not know.
 #pragma once
 
+#include <coronet/impairment.hpp>
+
 #include <coronet/result.hpp>
 
 #include <chrono>
@@ -37,6 +39,8 @@ struct url {
   // Options every scheme takes (from the query string).
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<std::size_t> max_message;
+  std::optional<impairment_spec> impair;    ///< ?impair=  (see <coronet/impairment.hpp>)
+  std::optional<std::uint64_t> impair_seed; ///< ?impair_seed=
 
   /// The value of a query key, if present.
   std::optional<std::string_view> query_value(std::string_view key) const;
